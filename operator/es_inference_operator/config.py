@@ -1,0 +1,66 @@
+"""The operator's configuration, from environment variables (a Deployment fills them from a Secret)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import contract
+from .elasticsearch_gateway import Connection
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    if value.lower() in ("true", "1", "yes"):
+        return True
+    if value.lower() in ("false", "0", "no"):
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+@dataclass(frozen=True)
+class OperatorConfig:
+    default_connection: Connection | None
+    default_deletion_policy: str = contract.DELETION_POLICY_DELETE
+    resync_seconds: float = 60.0  # drift check of every endpoint
+    blocked_recheck_seconds: float = 15.0  # dry run again while a deletion is blocked
+    request_timeout_seconds: float = 10.0
+    retry_base_seconds: float = 2.0  # first backoff after an Elasticsearch error; doubles, capped, jittered
+    retry_cap_seconds: float = 120.0
+    metrics_port: int = 8080
+    verify_certs: bool = True  # for connections from resources' Secrets, too
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> OperatorConfig:
+        env = os.environ if env is None else env
+        verify = _bool(env.get("ELASTICSEARCH_VERIFY_CERTS"), True)
+        url = env.get("ELASTICSEARCH_URL")
+        connection = None
+        if url:
+            ca_file = env.get("ELASTICSEARCH_CA_FILE")
+            connection = Connection(
+                url=url,
+                source="the operator's default",
+                api_key=env.get("ELASTICSEARCH_API_KEY") or None,
+                username=env.get("ELASTICSEARCH_USERNAME") or None,
+                password=env.get("ELASTICSEARCH_PASSWORD") or None,
+                ca_pem=Path(ca_file).read_text() if ca_file else None,
+                verify_certs=verify,
+            )
+        policy = env.get("OPERATOR_DEFAULT_DELETION_POLICY", contract.DELETION_POLICY_DELETE)
+        if policy not in contract.DELETION_POLICIES:
+            raise ValueError(f"OPERATOR_DEFAULT_DELETION_POLICY must be Delete or Orphan, not {policy!r}")
+        return cls(
+            default_connection=connection,
+            default_deletion_policy=policy,
+            resync_seconds=float(env.get("OPERATOR_RESYNC_SECONDS", 60)),
+            blocked_recheck_seconds=float(env.get("OPERATOR_BLOCKED_RECHECK_SECONDS", 15)),
+            request_timeout_seconds=float(env.get("ELASTICSEARCH_REQUEST_TIMEOUT_SECONDS", 10)),
+            retry_base_seconds=float(env.get("OPERATOR_RETRY_BASE_SECONDS", 2)),
+            retry_cap_seconds=float(env.get("OPERATOR_RETRY_CAP_SECONDS", 120)),
+            metrics_port=int(env.get("OPERATOR_METRICS_PORT", 8080)),
+            verify_certs=verify,
+        )

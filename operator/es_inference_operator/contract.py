@@ -1,0 +1,32 @@
+"""The public names of the operator (see the README's API contract). Users, policies and Argo CD match on them."""
+
+GROUP = "inference.es-operator.dev"
+VERSION = "v1alpha1"
+PLURAL = "inferenceendpoints"
+KIND = "InferenceEndpoint"
+
+FINALIZER = f"{GROUP}/finalizer"
+
+# Either key means "force": the bare one is what `kubectl annotate iep NAME force=true` writes.
+FORCE_ANNOTATION = f"{GROUP}/force"
+FORCE_ANNOTATION_BARE = "force"
+FORCE_ANNOTATIONS = (FORCE_ANNOTATION, FORCE_ANNOTATION_BARE)
+
+# A namespace annotation that sets the default deletionPolicy of the resources in it.
+NAMESPACE_DELETION_POLICY_ANNOTATION = f"{GROUP}/deletion-policy"
+
+# Kopf's own bookkeeping lives under a prefix of its own: under GROUP it would hide the force
+# annotation from kopf's change detection (kopf strips its storage prefix from the diff-base).
+KOPF_STORAGE_PREFIX = f"operator.{GROUP}"
+
+# Condition types.
+READY = "Ready"
+SYNCED = "Synced"
+DELETION_BLOCKED = "DeletionBlocked"
+CONFLICT = "Conflict"
+RECONCILING = "Reconciling"
+STALLED = "Stalled"
+
+DELETION_POLICY_DELETE = "Delete"
+DELETION_POLICY_ORPHAN = "Orphan"
+DELETION_POLICIES = (DELETION_POLICY_DELETE, DELETION_POLICY_ORPHAN)

@@ -1,0 +1,254 @@
+"""The operator's decisions as plain functions: what changed, what to call, may this delete go ahead.
+
+No I/O here: the handlers gather the facts (the spec, what Elasticsearch answered) and act on the result.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .spec import DesiredEndpoint
+
+# service_settings keys that Elasticsearch's update API changes in place for its in-cluster services
+# (reference §3.4); any other non-secret service setting needs a new endpoint.
+UPDATABLE_SERVICE_SETTINGS = frozenset({"num_allocations", "adaptive_allocations"})
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What the connected Elasticsearch version can do (reference §0)."""
+
+    version: tuple[int, int, int]
+
+    @property
+    def has_update_api(self) -> bool:
+        return self.version >= (8, 17, 0)
+
+    @property
+    def updates_chunking_settings(self) -> bool:
+        # PR #149723 (2026, the 9.5 era) lets the update API replace chunking_settings.
+        return self.version >= (9, 5, 0)
+
+    @property
+    def reports_indexes(self) -> bool:
+        return self.version >= (8, 16, 0)
+
+
+def parse_version(number: str) -> tuple[int, int, int]:
+    parts = [int("".join(ch for ch in part if ch.isdigit()) or 0) for part in number.split(".")[:3]]
+    while len(parts) < 3:
+        parts.append(0)
+    return parts[0], parts[1], parts[2]
+
+
+@dataclass(frozen=True)
+class EndpointDiff:
+    """How the endpoint in Elasticsearch differs from the spec."""
+
+    fixed: tuple[str, ...] = ()  # fields that only a new endpoint can change, e.g. "service"
+    updatable: tuple[str, ...] = ()  # fields the update API can bring in line
+    update_body: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def in_line(self) -> bool:
+        return not self.fixed and not self.updatable
+
+    def describe(self) -> str:
+        return ", ".join((*self.fixed, *self.updatable))
+
+
+def _differs(wanted: Any, seen: Any) -> bool:
+    """Does the server's value differ from the wanted one? Server-added keys do not count as a difference:
+    Elasticsearch adds provider defaults (rate_limit, dimensions, similarity...) to what it echoes."""
+    if isinstance(wanted, Mapping) and isinstance(seen, Mapping):
+        return any(_differs(value, seen.get(key)) for key, value in wanted.items())
+    return bool(wanted != seen)
+
+
+def diff_endpoint(desired: DesiredEndpoint, observed: Mapping[str, Any]) -> EndpointDiff:
+    """Compare the spec with the endpoint as GET /_inference returns it (secrets are never echoed, so they
+    are compared by the Secrets' versions elsewhere)."""
+    fixed: list[str] = []
+    updatable: list[str] = []
+    update_body: dict[str, Any] = {}
+
+    if observed.get("task_type") != desired.task_type:
+        fixed.append("taskType")
+    if observed.get("service") != desired.service:
+        fixed.append("service")
+
+    seen_service = observed.get("service_settings") or {}
+    for key, value in desired.service_settings.items():
+        if key in desired.secret_refs or not _differs(value, seen_service.get(key)):
+            continue
+        if key in UPDATABLE_SERVICE_SETTINGS:
+            updatable.append(f"serviceSettings.{key}")
+            update_body.setdefault("service_settings", {})[key] = value
+        else:
+            fixed.append(f"serviceSettings.{key}")
+
+    if desired.task_settings and _differs(desired.task_settings, observed.get("task_settings") or {}):
+        updatable.append("taskSettings")
+        update_body["task_settings"] = dict(desired.task_settings)
+
+    # Without chunkingSettings in the spec, the server's default is fine; with them, they must match exactly
+    # (the update API replaces them wholesale).
+    if desired.chunking_settings and dict(desired.chunking_settings) != observed.get("chunking_settings"):
+        updatable.append("chunkingSettings")
+        update_body["chunking_settings"] = dict(desired.chunking_settings)
+
+    return EndpointDiff(fixed=tuple(fixed), updatable=tuple(updatable), update_body=update_body)
+
+
+class Step(enum.Enum):
+    CREATE = "create"
+    ADOPT = "adopt"
+    UPDATE = "update"
+    IN_LINE = "in-line"
+    MISMATCH = "mismatch"  # exists with another configuration and is not ours: touch nothing
+    NEEDS_RECREATE = "needs-recreate"  # ours, but only a new endpoint could bring it in line
+    NO_UPDATE_API = "no-update-api"  # ours, updatable, but this Elasticsearch has no update API
+
+
+@dataclass(frozen=True)
+class ReconcilePlan:
+    step: Step
+    diff: EndpointDiff = field(default_factory=EndpointDiff)
+    update_body: Mapping[str, Any] = field(default_factory=dict)
+    send_secrets: bool = False
+
+
+def plan_reconcile(
+    desired: DesiredEndpoint,
+    observed: Mapping[str, Any] | None,
+    *,
+    managed: bool,
+    secrets_changed: bool,
+    capabilities: Capabilities,
+) -> ReconcilePlan:
+    """What to call to bring Elasticsearch in line with the spec.
+
+    `managed`: the operator created the endpoint or adopted it before. `secrets_changed`: a referenced
+    Secret is not at the version whose values were last sent.
+    """
+    if observed is None:
+        return ReconcilePlan(Step.CREATE)
+
+    diff = diff_endpoint(desired, observed)
+    if not managed:
+        # Adopt only what is identical to the spec; never overwrite somebody else's endpoint.
+        return ReconcilePlan(Step.ADOPT if diff.in_line else Step.MISMATCH, diff=diff)
+    if diff.fixed:
+        return ReconcilePlan(Step.NEEDS_RECREATE, diff=diff)
+    if diff.in_line and not secrets_changed:
+        return ReconcilePlan(Step.IN_LINE, diff=diff)
+
+    if not capabilities.has_update_api or (
+        "chunking_settings" in diff.update_body and not capabilities.updates_chunking_settings
+    ):
+        return ReconcilePlan(Step.NO_UPDATE_API, diff=diff)
+    body = dict(diff.update_body)
+    if secrets_changed or "service_settings" in body:
+        # An update that touches service_settings must re-send the secrets (ES issue #139651).
+        body["service_settings"] = dict(body.get("service_settings") or {})
+    return ReconcilePlan(Step.UPDATE, diff=diff, update_body=body, send_secrets="service_settings" in body)
+
+
+# --- Deletion ---------------------------------------------------------------------------------------------
+
+
+class DeletionStep(enum.Enum):
+    RELEASE = "release"  # remove the finalizer without calling Elasticsearch
+    FORCE_DELETE = "force-delete"  # DELETE ?force=true
+    CHECK_REFERENCES = "check-references"  # DELETE ?dry_run=true first
+
+
+@dataclass(frozen=True)
+class DeletionPlan:
+    step: DeletionStep
+    reason: str
+
+
+def plan_deletion(*, policy: str, managed: bool, claimed_by_other: bool, forced: bool) -> DeletionPlan:
+    """May this delete go ahead, and how? The finalizer goes only when the endpoint is gone or must be kept."""
+    if claimed_by_other:
+        return DeletionPlan(DeletionStep.RELEASE, "another resource manages this inference id")
+    if policy == "Orphan":
+        return DeletionPlan(DeletionStep.RELEASE, "deletionPolicy is Orphan: the endpoint stays")
+    if not managed:
+        return DeletionPlan(DeletionStep.RELEASE, "the operator never created or adopted this endpoint")
+    if forced:
+        return DeletionPlan(DeletionStep.FORCE_DELETE, "the force annotation is set")
+    return DeletionPlan(DeletionStep.CHECK_REFERENCES, "deleting once nothing references the endpoint")
+
+
+@dataclass(frozen=True)
+class References:
+    pipelines: tuple[str, ...] = ()
+    indexes: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.pipelines or self.indexes)
+
+    def as_status(self) -> dict[str, list[str]]:
+        return {"pipelines": list(self.pipelines), "indexes": list(self.indexes)}
+
+
+def references_from_dry_run(body: Mapping[str, Any]) -> References:
+    """The dry-run answer, sorted (Elasticsearch builds the lists from hash sets, in no set order)."""
+    return References(
+        pipelines=tuple(sorted(str(p) for p in body.get("pipelines") or ())),
+        indexes=tuple(sorted(str(i) for i in body.get("indexes") or ())),
+    )
+
+
+def blocked_message(inference_id: str, refs: References, resource: str) -> str:
+    """Say what references the endpoint and how to force the deletion."""
+    parts = []
+    if refs.pipelines:
+        parts.append(f"ingest pipelines [{', '.join(refs.pipelines)}]")
+    if refs.indexes:
+        parts.append(f"semantic_text indexes [{', '.join(refs.indexes)}]")
+    return (
+        f"inference endpoint {inference_id} is referenced by {' and '.join(parts)}; the deletion waits until "
+        f"they stop using it. To delete it anyway (they will point at a missing endpoint): "
+        f"kubectl annotate {resource} inference.es-operator.dev/force=true"
+    )
+
+
+# --- Conflicts --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, order=True)
+class Claim:
+    """One resource's claim on an inference id. Ordered so that the oldest claim sorts first."""
+
+    created: str  # RFC 3339 creationTimestamp: sorts chronologically as a string
+    uid: str
+    namespace: str
+    name: str
+
+
+def claim_winner(claims: Sequence[Claim]) -> Claim:
+    """Of several resources claiming one inference id on one Elasticsearch, the oldest wins (then the
+    smallest uid), so that every one of them reaches the same verdict on its own."""
+    return min(claims)
+
+
+# --- Retries ----------------------------------------------------------------------------------------------
+
+
+def retry_delay(
+    attempt: int, *, base: float, cap: float, retry_after: float | None = None, jitter: float = 1.0
+) -> float:
+    """Exponential backoff with jitter, never shorter than the server's Retry-After.
+
+    `jitter` is a random number in [0, 1): the delay is spread over its upper half, so that resources that
+    failed together (an Elasticsearch outage) do not all come back in the same second.
+    """
+    ceiling = min(cap, base * (2 ** min(attempt, 30)))
+    delay = ceiling * (0.5 + jitter / 2)
+    return float(max(delay, retry_after or 0.0))

@@ -1,0 +1,249 @@
+"""Every Elasticsearch call the operator makes, through the official client, and nothing else.
+
+Works against Elasticsearch 8.15+ and 9.x with the 9.x client: the client asks for
+`compatible-with=9`, which an 8.x server refuses (400 media_type_header_exception). The transport below
+rewrites the compatibility version to the server's major, learnt from `GET /` (sent as compatible-with=8,
+which both majors accept).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import ssl
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import elastic_transport
+from elasticsearch import AsyncElasticsearch, exceptions
+
+from . import metrics
+from .decisions import Capabilities, References, parse_version, references_from_dry_run
+from .errors import AuthFailed, ElasticsearchError, Referenced, Rejected, Unavailable
+
+T = TypeVar("T")
+
+_COMPATIBLE_WITH = re.compile(r"compatible-with=\d+")
+
+
+class CompatibleTransport(elastic_transport.AsyncTransport):
+    """Sends the compatibility version the server accepts instead of the client's own major."""
+
+    compatible_with = 8  # until GET / told us: both 8.x and 9.x servers accept 8
+
+    async def perform_request(self, method: str, target: str, **kwargs: Any) -> Any:  # type: ignore[override]
+        headers = kwargs.get("headers")
+        if isinstance(headers, Mapping):
+            fixed = dict(headers)
+            for name, value in headers.items():
+                if name.lower() in ("accept", "content-type") and isinstance(value, str):
+                    fixed[name] = _COMPATIBLE_WITH.sub(f"compatible-with={self.compatible_with}", value)
+            kwargs["headers"] = fixed
+        return await super().perform_request(method, target, **kwargs)
+
+
+@dataclass(frozen=True)
+class Connection:
+    """How to reach one Elasticsearch. repr() never shows the credentials."""
+
+    url: str
+    source: str  # for messages: "the operator's default" or "Secret ns/name"
+    api_key: str | None = None
+    username: str | None = None
+    password: str | None = None
+    ca_pem: str | None = None
+    verify_certs: bool = True
+
+    def __repr__(self) -> str:
+        return f"Connection(url={self.url!r}, source={self.source!r})"
+
+    @property
+    def cache_key(self) -> str:
+        parts = (self.url, self.api_key, self.username, self.password, self.ca_pem, str(self.verify_certs))
+        return hashlib.sha256("\x00".join(p or "" for p in parts).encode()).hexdigest()
+
+
+def _ssl_context(conn: Connection) -> ssl.SSLContext | None:
+    if not conn.url.startswith("https"):
+        return None
+    if not conn.verify_certs:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    return ssl.create_default_context(cadata=conn.ca_pem) if conn.ca_pem else ssl.create_default_context()
+
+
+def _error_reason(body: Any, fallback: str) -> tuple[str, str | None]:
+    """Elasticsearch's own (type, reason) from its error envelope."""
+    if isinstance(body, Mapping) and isinstance(body.get("error"), Mapping):
+        error = body["error"]
+        return str(error.get("reason") or fallback), error.get("type")
+    return fallback, None
+
+
+def _retry_after(meta: Any) -> float | None:
+    value = meta.headers.get("retry-after") if meta is not None else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def translate(err: Exception) -> ElasticsearchError:
+    """The client's exceptions in the operator's terms."""
+    if isinstance(err, exceptions.ApiError):
+        status = err.meta.status
+        reason, error_type = _error_reason(err.body, err.message)
+        if status in (401, 403):
+            return AuthFailed(reason, status=status, error_type=error_type)
+        if status == 429 or status >= 500:
+            return Unavailable(reason, status=status, error_type=error_type, retry_after=_retry_after(err.meta))
+        return Rejected(reason, status=status, error_type=error_type)
+    if isinstance(err, elastic_transport.TransportError):
+        # ConnectionError, ConnectionTimeout, TLS failures: say what, never how deep.
+        return Unavailable(f"Elasticsearch is unreachable: {err.message}")
+    raise err
+
+
+class ElasticsearchGateway:
+    """The operator's Elasticsearch calls for one connection."""
+
+    def __init__(self, connection: Connection, *, request_timeout: float = 10.0) -> None:
+        auth: dict[str, Any] = {}
+        if connection.api_key:
+            auth["api_key"] = connection.api_key
+        elif connection.username:
+            auth["basic_auth"] = (connection.username, connection.password or "")
+        self.connection = connection
+        self.client = AsyncElasticsearch(
+            connection.url,
+            transport_class=CompatibleTransport,
+            ssl_context=_ssl_context(connection),
+            request_timeout=request_timeout,
+            # Retries belong to the operator (kopf's backoff with jitter), not to a hidden loop in here.
+            max_retries=0,
+            retry_on_timeout=False,
+            **auth,
+        )
+        self._capabilities: Capabilities | None = None
+        self._negotiating = asyncio.Lock()
+
+    @property
+    def _transport(self) -> CompatibleTransport:
+        transport = self.client.transport
+        assert isinstance(transport, CompatibleTransport)
+        return transport
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def _call(self, operation: str, make_call: Callable[[], Awaitable[T]]) -> T:
+        started = time.monotonic()
+        try:
+            return await make_call()
+        except (exceptions.ApiError, elastic_transport.TransportError) as err:
+            translated = translate(err)
+            if translated.error_type == "media_type_header_exception":
+                self._capabilities = None  # the server changed under us: learn its version again
+            metrics.ES_ERRORS.labels(operation, translated.kind).inc()
+            raise translated from None
+        finally:
+            metrics.ES_REQUEST_SECONDS.labels(operation).observe(time.monotonic() - started)
+
+    async def capabilities(self) -> Capabilities:
+        """The server's version (asked once per connection) and what it implies."""
+        async with self._negotiating:
+            if self._capabilities is None:
+                self._transport.compatible_with = 8
+                info = await self._call("info", self.client.info)
+                version = parse_version(str(info["version"]["number"]))
+                self._transport.compatible_with = version[0]
+                self._capabilities = Capabilities(version)
+            return self._capabilities
+
+    async def get_endpoint(self, inference_id: str) -> dict[str, Any] | None:
+        """The endpoint as Elasticsearch shows it, or None when it does not exist."""
+        await self.capabilities()
+        try:
+            response = await self._call("get", lambda: self.client.inference.get(inference_id=inference_id))
+        except Rejected as err:
+            if err.status == 404:
+                return None
+            raise
+        endpoints = response.get("endpoints") or response.get("models") or []
+        return dict(endpoints[0]) if endpoints else None
+
+    async def put_endpoint(self, task_type: str, inference_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        await self.capabilities()
+        response = await self._call(
+            "put",
+            lambda: self.client.inference.put(task_type=task_type, inference_id=inference_id, body=dict(body)),
+        )
+        return dict(response.body)
+
+    async def update_endpoint(self, task_type: str, inference_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        await self.capabilities()
+        response = await self._call(
+            "update",
+            lambda: self.client.inference.update(task_type=task_type, inference_id=inference_id, body=dict(body)),
+        )
+        return dict(response.body)
+
+    async def dry_run_delete(self, task_type: str, inference_id: str) -> References | None:
+        """What references the endpoint (None: it does not exist). Deletes nothing."""
+        await self.capabilities()
+        try:
+            response = await self._call(
+                "dry_run_delete",
+                lambda: self.client.inference.delete(task_type=task_type, inference_id=inference_id, dry_run=True),
+            )
+        except Rejected as err:
+            if err.status == 404:
+                return None
+            raise
+        return references_from_dry_run(response.body)
+
+    async def delete_endpoint(self, task_type: str, inference_id: str, *, force: bool) -> bool:
+        """Delete the endpoint: True when deleted now, False when it was already gone.
+
+        Without force, Elasticsearch's own 409 catches a reference created since the dry run.
+        """
+        await self.capabilities()
+        try:
+            await self._call(
+                "delete",
+                lambda: self.client.inference.delete(
+                    task_type=task_type, inference_id=inference_id, force=force or None
+                ),
+            )
+        except Rejected as err:
+            if err.status == 404:
+                return False
+            if err.status == 409:
+                raise Referenced(err.reason, status=409, error_type=err.error_type) from None
+            raise
+        return True
+
+
+class GatewayPool:
+    """One gateway per distinct connection, kept for reuse (connection pooling, the negotiated version)."""
+
+    def __init__(self, request_timeout: float = 10.0) -> None:
+        self._gateways: dict[str, ElasticsearchGateway] = {}
+        self._request_timeout = request_timeout
+
+    def get(self, connection: Connection) -> ElasticsearchGateway:
+        gateway = self._gateways.get(connection.cache_key)
+        if gateway is None:
+            gateway = ElasticsearchGateway(connection, request_timeout=self._request_timeout)
+            self._gateways[connection.cache_key] = gateway
+        return gateway
+
+    async def close(self) -> None:
+        gateways, self._gateways = list(self._gateways.values()), {}
+        for gateway in gateways:
+            await gateway.close()

@@ -1,0 +1,56 @@
+"""What can go wrong when talking to Elasticsearch, in the terms the operator decides on."""
+
+from __future__ import annotations
+
+
+class ElasticsearchError(Exception):
+    """An Elasticsearch call failed. `reason` is fit for a status message: Elasticsearch's own words, no trace."""
+
+    kind = "error"
+    transient = True
+
+    def __init__(self, reason: str, *, status: int | None = None, error_type: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+        self.error_type = error_type
+
+
+class Unavailable(ElasticsearchError):
+    """Unreachable, timed out, 5xx or 429: try again later (after `retry_after` seconds when it said so)."""
+
+    kind = "unavailable"
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        status: int | None = None,
+        error_type: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(reason, status=status, error_type=error_type)
+        self.retry_after = retry_after
+
+
+class AuthFailed(ElasticsearchError):
+    """401 or 403: the credentials or their privileges are wrong. Retried, since a person may fix them."""
+
+    kind = "auth"
+
+
+class Rejected(ElasticsearchError):
+    """Elasticsearch refused the request as it stands (a 4xx): retrying the same request will not help."""
+
+    kind = "rejected"
+    transient = False
+
+
+class Referenced(ElasticsearchError):
+    """409 on DELETE: pipelines or semantic_text indexes use the endpoint."""
+
+    kind = "conflict"
+
+
+class ConfigurationError(Exception):
+    """The resource points at something missing or malformed in Kubernetes (a Secret, a key in it)."""

@@ -1,0 +1,146 @@
+"""What the status says for each outcome, and the one place that writes it (through kopf's patch).
+
+Nothing is written when nothing changed, and Kubernetes Events go out on transitions only.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import kopf
+
+from . import contract
+from .conditions import FALSE, TRUE, Condition, find, merge_conditions
+from .decisions import References
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    conditions: tuple[Condition, ...] = ()
+    remove: tuple[str, ...] = ()
+    fields: Mapping[str, Any] = field(default_factory=dict)  # other status fields, None deletes one
+
+
+# --- Outcomes (pure) --------------------------------------------------------------------------------------
+
+
+def ready(message: str, *, fields: Mapping[str, Any]) -> StatusUpdate:
+    return StatusUpdate(
+        conditions=(
+            Condition(contract.READY, TRUE, "Available", message),
+            Condition(contract.SYNCED, TRUE, "ReconcileSuccess", "Elasticsearch matches the spec"),
+            Condition(contract.RECONCILING, FALSE, "Reconciled", "nothing left to do"),
+            Condition(contract.STALLED, FALSE, "Reconciled", "nothing left to do"),
+        ),
+        remove=(contract.CONFLICT,),
+        fields=fields,
+    )
+
+
+def not_ready(
+    reason: str,
+    message: str,
+    *,
+    retrying: bool,
+    keep_ready: bool = False,
+    fields: Mapping[str, Any] | None = None,
+) -> StatusUpdate:
+    """A reconcile that did not bring the endpoint in line.
+
+    `retrying`: the operator tries again by itself (kstatus: Reconciling); otherwise the spec, a Secret or
+    Elasticsearch needs a person first (kstatus: Stalled). `keep_ready`: a passing error on an endpoint that
+    was in line says so in Synced, without claiming the endpoint itself is gone.
+    """
+    conditions = [
+        Condition(contract.SYNCED, FALSE, reason, message),
+        Condition(contract.RECONCILING, TRUE if retrying else FALSE, reason, message),
+        Condition(contract.STALLED, FALSE if retrying else TRUE, reason, message),
+    ]
+    if not keep_ready:
+        conditions.insert(0, Condition(contract.READY, FALSE, reason, message))
+    return StatusUpdate(conditions=tuple(conditions), fields=fields or {})
+
+
+def conflict(inference_id: str, winner: str) -> StatusUpdate:
+    message = (
+        f"{winner} already manages inference endpoint {inference_id} on this Elasticsearch; this resource "
+        f"leaves the endpoint alone (also when deleted) until that one is gone"
+    )
+    update = not_ready("Conflict", message, retrying=False)
+    return StatusUpdate(
+        conditions=(*update.conditions, Condition(contract.CONFLICT, TRUE, "InferenceIdClaimed", message)),
+        fields={"inferenceId": inference_id},
+    )
+
+
+def deletion_blocked(refs: References | None, message: str) -> StatusUpdate:
+    """`refs` None: Elasticsearch's 409 said the endpoint is in use, without the list; keep the last one."""
+    return StatusUpdate(
+        conditions=(Condition(contract.DELETION_BLOCKED, TRUE, "InUse", message),),
+        fields={"references": refs.as_status()} if refs is not None else {},
+    )
+
+
+def deletion_waiting(reason: str, message: str) -> StatusUpdate:
+    """A deletion that waits for something other than references (Elasticsearch down, refused, ...)."""
+    return StatusUpdate(
+        conditions=(
+            Condition(contract.DELETION_BLOCKED, FALSE, reason, message),
+            Condition(contract.SYNCED, FALSE, reason, message),
+        )
+    )
+
+
+def deleting(message: str, refs: References | None = None) -> StatusUpdate:
+    return StatusUpdate(
+        conditions=(Condition(contract.DELETION_BLOCKED, FALSE, "Deleting", message),),
+        fields={"references": refs.as_status()} if refs is not None else {},
+    )
+
+
+# --- Writing ----------------------------------------------------------------------------------------------
+
+# Transitions worth an Event: (condition type, new status) -> event type. Everything else is status only.
+_EVENTS = {
+    (contract.READY, TRUE): "Normal",
+    (contract.READY, FALSE): "Warning",
+    (contract.DELETION_BLOCKED, TRUE): "Warning",
+    (contract.CONFLICT, TRUE): "Warning",
+}
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def write_status(body: kopf.Body, patch: kopf.Patch, update: StatusUpdate) -> None:
+    """Put `update` into the patch if it changes the status; post an Event for each transition."""
+    status = body.get("status") or {}
+    current = list(status.get("conditions") or [])
+    generation = body.get("metadata", {}).get("generation")
+    conditions = merge_conditions(current, update.conditions, generation=generation, now=_now(), remove=update.remove)
+
+    changed_fields = {
+        k: v for k, v in update.fields.items() if status.get(k) != v and not (v is None and k not in status)
+    }
+    if conditions != current:
+        patch.status["conditions"] = conditions
+    for key, value in changed_fields.items():
+        patch.status[key] = value
+    # A status that speaks about the spec speaks about this generation of it.
+    if update.conditions and status.get("observedGeneration") != generation:
+        patch.status["observedGeneration"] = generation
+
+    for cond in update.conditions:
+        before = find(current, cond.type)
+        if (before or {}).get("status") == cond.status:
+            continue
+        event_type = _EVENTS.get((cond.type, cond.status))
+        # A first Ready=False while creating is the normal start, not news.
+        if event_type and not (
+            before is None and cond.type == contract.READY and cond.status == FALSE and cond.reason == "Creating"
+        ):
+            kopf.event(body, type=event_type, reason=cond.reason, message=cond.message)
