@@ -18,7 +18,8 @@ What it does, following controller-runtime's envtest (see /work/shared/reference
   loopback port with RBAC; a start that hits "address already in use" is retried with new ports;
 * start failures raise :class:`ControlPlaneError` with the tail of the failing process's log;
 * on exit (also after a failed start) both processes get SIGTERM, then SIGKILL, and the folder is removed.
-  The processes also die with the Python process that started them (``PR_SET_PDEATHSIG``, Linux).
+  The processes also die (SIGKILL) with the Python process that started them (``PR_SET_PDEATHSIG``, Linux);
+  only the temporary folder is left behind then.
 
 Without kube-controller-manager there is no namespace deletion (namespaces stay ``Terminating``), no garbage
 collection of owned objects, no default ServiceAccount, no ClusterRole aggregation and no pods running.
@@ -283,13 +284,17 @@ def _has_default_route() -> bool:
 
 
 def _die_with_parent() -> None:
-    """preexec_fn: ask the kernel to SIGTERM the child when the thread that started it dies (Linux only)."""
+    """preexec_fn: ask the kernel to SIGKILL the child when the thread that started it dies (Linux only).
+
+    SIGKILL, not SIGTERM: both processes would get it at once, and kube-apiserver's graceful shutdown hangs
+    once etcd is gone. Everything is disposable anyway.
+    """
     try:
         import ctypes
 
         libc = ctypes.CDLL(None, use_errno=True)
         pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
     except Exception:  # pragma: no cover - best effort
         pass
 
@@ -426,7 +431,7 @@ class ControlPlane:
         (``None``): only when the machine has no default route (notes §12).
     :param keep_workdir: keep the temporary folder (certificates, logs, etcd data) after stop; also
         enabled by the environment variable ``CONTROLPLANE_KEEP_WORKDIR=1``.
-    :param die_with_parent: have the kernel SIGTERM etcd and kube-apiserver when the thread that started them
+    :param die_with_parent: have the kernel SIGKILL etcd and kube-apiserver when the thread that started them
         exits (Linux). Start from the main thread, or turn this off when starting from a short-lived thread.
     """
 
