@@ -1,0 +1,138 @@
+"""Version profiles: what changes between Elasticsearch versions (reference §0).
+
+A profile is chosen from any "X.Y.Z" string by taking the newest profile that is not newer than the
+requested version (9.3.2 behaves like 9.1, 8.11 like the oldest profile, 8.15). ``version.number`` in
+``GET /`` still reports the requested string.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+ELSER_DEFAULT_ID = ".elser-2-elasticsearch"
+E5_DEFAULT_ID = ".multilingual-e5-small-elasticsearch"
+RERANK_DEFAULT_ID = ".rerank-v1-elasticsearch"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Behaviour switches of one Elasticsearch version line."""
+
+    key: tuple[int, int]
+    # 8.15.0 emitted both model_id and inference_id in endpoint bodies (§3.2).
+    emits_model_id: bool
+    # §0 8.16: the semantic_text reference check, `indexes` and `error_message` in DELETE bodies.
+    index_check: bool
+    # §0: PR #113895 added search_inference_id to the check. The reference leaves open whether it shipped
+    # in 8.16 or 8.17 [unverified]; it is switched on together with the index check (8.16).
+    search_inference_id_check: bool
+    # §2.2: the inference_id an omitted semantic_text inference_id resolves to; None = required (8.15).
+    semantic_text_default_id: str | None
+    # §2.2: GET _mapping always shows inference_id since 8.17; 8.16 omitted it when it was the default.
+    mapping_always_emits_inference_id: bool
+    # §1.6: default (reserved) endpoints listed by GET.
+    default_endpoint_ids: tuple[str, ...]
+    # §0 8.18.0 / 9.0.0: deleting a default endpoint needs force=true.
+    reserved_delete_needs_force: bool
+    # §0 "9.1 (8.19 [unverified])": force also bypasses a missing service, an unparsable config and a
+    # failed stop. Decision: 8.19 gets it too (PR #129090 landed before 8.19.0 was cut).
+    force_bypasses_service_errors: bool
+    # §3.4: the update API exists since 8.17.
+    update_api: bool
+    # §0 9.5-era: the update API rejects default endpoints and can replace chunking_settings.
+    update_rejects_defaults: bool
+    update_chunking_settings: bool
+    # §3.1: PUT accepts `timeout` since the 8.19 transport version (8.19, 9.1+; 9.0 predates it).
+    put_timeout_param: bool
+    # SPEC: the update API accepts `timeout` since 9.5.
+    update_timeout_param: bool
+    # Decision (not in the reference): chat_completion arrived with the unified chat API in 8.18 / 9.0.
+    chat_completion: bool
+    # §3.2 "newer services default it": decision: since 8.16 (when chunking_settings arrived), embedding
+    # endpoints of services that chunk get {"strategy":"sentence","max_chunk_size":250,"sentence_overlap":1}.
+    default_chunking_settings: bool
+    # §3.3: the unknown-settings text lost its "Model " prefix in newer builds; the reference does not say
+    # when. Decision: the 9.5 profile uses the new text, older profiles the old one.
+    unknown_settings_prefix: str
+    # §2.2: 8.x refuses semantic_text in multi-fields, "newer 9.x allows it". Decision: 9.0+ allows it.
+    semantic_text_multifields: bool
+    lucene_version: str
+    minimum_wire_compatibility_version: str
+    minimum_index_compatibility_version: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.key[0]}.{self.key[1]}"
+
+
+def _profile(
+    key: tuple[int, int],
+    *,
+    lucene: str,
+    defaults: tuple[str, ...],
+    reserved_force: bool = False,
+    force_bypass: bool = False,
+    put_timeout: bool = False,
+) -> Profile:
+    major = key[0]
+    at_least = key.__ge__
+    nine = major >= 9
+    return Profile(
+        key=key,
+        emits_model_id=key == (8, 15),
+        index_check=at_least((8, 16)),
+        search_inference_id_check=at_least((8, 16)),
+        semantic_text_default_id=ELSER_DEFAULT_ID if at_least((8, 16)) else None,
+        mapping_always_emits_inference_id=at_least((8, 17)),
+        default_endpoint_ids=defaults,
+        reserved_delete_needs_force=reserved_force,
+        force_bypasses_service_errors=force_bypass,
+        update_api=at_least((8, 17)),
+        update_rejects_defaults=at_least((9, 5)),
+        update_chunking_settings=at_least((9, 5)),
+        put_timeout_param=put_timeout,
+        update_timeout_param=at_least((9, 5)),
+        chat_completion=at_least((8, 18)),
+        default_chunking_settings=at_least((8, 16)),
+        unknown_settings_prefix="Configuration" if at_least((9, 5)) else "Model configuration",
+        semantic_text_multifields=nine,
+        lucene_version=lucene,
+        minimum_wire_compatibility_version="8.18.0" if nine else "7.17.0",
+        minimum_index_compatibility_version="8.0.0" if nine else "7.0.0",
+    )
+
+
+_TWO = (ELSER_DEFAULT_ID, E5_DEFAULT_ID)
+_THREE = (ELSER_DEFAULT_ID, E5_DEFAULT_ID, RERANK_DEFAULT_ID)
+
+PROFILES: tuple[Profile, ...] = (
+    _profile((8, 15), lucene="9.11.1", defaults=()),
+    _profile((8, 16), lucene="9.12.0", defaults=_TWO),
+    _profile((8, 17), lucene="9.12.0", defaults=_TWO),
+    _profile((8, 18), lucene="9.12.1", defaults=_TWO, reserved_force=True),
+    _profile((8, 19), lucene="9.12.2", defaults=_THREE, reserved_force=True, force_bypass=True, put_timeout=True),
+    _profile((9, 0), lucene="10.1.0", defaults=_TWO, reserved_force=True),
+    _profile((9, 1), lucene="10.2.2", defaults=_THREE, reserved_force=True, force_bypass=True, put_timeout=True),
+    _profile((9, 5), lucene="10.3.2", defaults=_THREE, reserved_force=True, force_bypass=True, put_timeout=True),
+)
+
+_VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)(?:-[A-Za-z0-9.]+)?$")
+
+
+def parse_version(version: str) -> tuple[int, int, int]:
+    """Parse "X.Y.Z" (an optional "-SNAPSHOT"-like suffix is allowed)."""
+    match = _VERSION_RE.match(version)
+    if match is None:
+        raise ValueError(f"version must look like X.Y.Z, got {version!r}")
+    return int(match.group(1)), int(match.group(2)), int(match.group(3))
+
+
+def profile_for(version: str) -> Profile:
+    """The newest profile not newer than ``version``; the oldest profile for anything older."""
+    major, minor, _ = parse_version(version)
+    chosen = PROFILES[0]
+    for profile in PROFILES:
+        if profile.key <= (major, minor):
+            chosen = profile
+    return chosen

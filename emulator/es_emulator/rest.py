@@ -1,0 +1,102 @@
+"""Types shared by the REST handlers.
+
+Handlers mirror Elasticsearch's BaseRestHandler: ``prepare(ctx, request)`` reads the path, query parameters
+and body (REST-level errors such as ``Unknown task_type`` or a bad boolean happen here) and returns an
+``Action``. The dispatcher then reports unrecognized parameters, and only then runs the action, which
+validates the request, authorizes it (403) and does the work, in the transport action's order.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import Cause, EsError, parse_exception
+from .faults import Faults, RequestLog
+from .params import Params
+from .profiles import Profile
+from .security import Principal, Security
+from .store import Store
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any  # JSON-serializable; None for an empty body
+    # A list, not a dict: a 401 carries several WWW-Authenticate headers.
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+def ok(body: Any) -> Reply:
+    return Reply(200, body)
+
+
+ACKNOWLEDGED = {"acknowledged": True}
+
+Action = Callable[[], Reply]
+
+
+@dataclass
+class RestRequest:
+    method: str
+    path: str  # decoded, no query string
+    uri: str  # as received, with the query string (used in 401 and routing messages)
+    params: Params
+    path_params: dict[str, str]
+    raw_body: bytes
+    principal: Principal | None = None
+
+    @property
+    def has_body(self) -> bool:
+        return len(self.raw_body) > 0
+
+    def json(self) -> Any:
+        """The parsed body, or None without one. Unparsable JSON → 400 parse_exception [unverified text]."""
+        if not self.has_body:
+            return None
+        try:
+            return json.loads(self.raw_body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise EsError(
+                400,
+                "parse_exception",
+                "Failed to parse content to map",
+                caused_by=Cause("json_parse_exception", str(exc)),
+            ) from None
+
+    def json_object(self, *, required: bool) -> dict[str, Any] | None:
+        """The body as a JSON object; ``required`` gives RestRequest.requiredContent's error."""
+        body = self.json()
+        if body is None:
+            if required:
+                raise parse_exception("request body is required")
+            return None
+        if not isinstance(body, dict):
+            raise parse_exception("request body must be a JSON object")  # [unverified]
+        return body
+
+
+@dataclass
+class Context:
+    """Everything a handler may use, shared by the server thread and the owner of the server."""
+
+    version: str
+    profile: Profile
+    store: Store
+    security: Security
+    faults: Faults
+    requests: RequestLog
+    # Set by the server: schedule an outage of ``seconds`` (for the admin route).
+    outage: Callable[[float], None] | None = None
+
+    @property
+    def major(self) -> int:
+        return int(self.version.split(".", 1)[0])
+
+    def authorize(self, request: RestRequest, action: str, indices: Sequence[str] = ()) -> None:
+        self.security.authorize(request.principal, action, indices)
+
+
+Prepare = Callable[[Context, RestRequest], Action]
