@@ -11,7 +11,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from elasticsearch import Elasticsearch
-
 from es_emulator import EmulatorServer
 
 ELASTIC = ("elastic", "changeme")

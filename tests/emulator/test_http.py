@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from elasticsearch import BadRequestError
 
-from .conftest import ALL, V815, V819, V91, Factory
+from .conftest import ALL, V91, V815, V819, Factory
 from .support import ELASTIC, JSON, call, client, compat
 
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 from elasticsearch import ConflictError
-
 from es_emulator import EmulatorServer
 
-from .conftest import ALL, V815, V816, V817, V818, V819, V90, V91, V95, Factory
+from .conftest import ALL, V90, V91, V95, V815, V816, V817, V818, V819, Factory
 from .support import Answer, call, client, error, put_openai, put_pipeline, put_semantic_index
 
 SINCE_8_16 = [v for v in ALL if v != V815]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from elasticsearch import NotFoundError
 
-from .conftest import ALL, V815, V816, V818, V819, V90, V91, Factory
+from .conftest import ALL, V90, V91, V815, V816, V818, V819, Factory
 from .support import call, client, error, put_openai
 
 DEFAULTS = {

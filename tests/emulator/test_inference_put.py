@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from elasticsearch import BadRequestError
 
-from .conftest import ALL, V815, V816, V817, V818, V819, V90, V91, V95, Factory
+from .conftest import ALL, V90, V91, V95, V815, V816, V817, V818, V819, Factory
 from .support import call, client, error, openai_body
 
 CHUNKING_DEFAULT = {"strategy": "sentence", "max_chunk_size": 250, "sentence_overlap": 1}
