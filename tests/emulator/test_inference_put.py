@@ -250,7 +250,8 @@ def test_existing_id_is_not_replaced(emulator: Factory) -> None:
         400,
         error("Inference endpoint [dup] already exists", "resource_already_exists_exception"),
     )
-    assert srv.state.endpoint("dup").service_settings["model_id"] == "text-embedding-3-small"  # type: ignore[union-attr]
+    kept = srv.state.endpoint("dup")
+    assert kept is not None and kept.service_settings["model_id"] == "text-embedding-3-small"
 
 
 @pytest.mark.parametrize(("version", "known"), [(V817, False), (V818, True), (V90, True)])

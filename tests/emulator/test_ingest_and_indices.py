@@ -59,7 +59,7 @@ def test_get_pipelines_by_list_wildcard_and_summary(emulator: Factory) -> None:
 )
 def test_put_pipeline_errors(emulator: Factory, body: dict[str, Any], reason: str, extra: dict[str, str]) -> None:
     answer = call(emulator(V91), "PUT", "/_ingest/pipeline/p", body)
-    assert (answer.status, answer.json) == (400, error(reason, "parse_exception", **extra))
+    assert (answer.status, answer.json) == (400, error(reason, "parse_exception", 400, **extra))
 
 
 def test_empty_processors_are_allowed(emulator: Factory) -> None:
