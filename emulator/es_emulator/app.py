@@ -107,8 +107,23 @@ def _render(reply: Reply, version: int | None, *, pretty: bool) -> web.Response:
 
 def _dumps(body: Any, pretty: bool) -> bytes:
     if pretty:
-        return (json.dumps(body, indent=2, separators=(",", " : ")) + "\n").encode()
+        return (_pretty(body, "") + "\n").encode()
     return json.dumps(body, separators=(",", ":")).encode()
+
+
+def _pretty(value: Any, indent: str) -> str:
+    """Elasticsearch's ``?pretty`` layout: two-space indent, ``"key" : value``, empty ``{ }`` and ``[ ]``."""
+    inner = indent + "  "
+    if isinstance(value, dict):
+        if not value:
+            return "{ }"
+        items = (f"{inner}{json.dumps(str(k))} : {_pretty(v, inner)}" for k, v in value.items())
+        return "{\n" + ",\n".join(items) + f"\n{indent}}}"
+    if isinstance(value, list):
+        if not value:
+            return "[ ]"
+        return "[\n" + ",\n".join(f"{inner}{_pretty(v, inner)}" for v in value) + f"\n{indent}]"
+    return json.dumps(value)
 
 
 def _drop_connection(request: web.Request) -> None:

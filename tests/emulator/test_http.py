@@ -184,9 +184,16 @@ def test_unknown_path_and_wrong_method(emulator: Factory) -> None:
 
 
 def test_pretty_output(emulator: Factory) -> None:
-    answer = call(emulator(V91), "GET", "/?pretty")
+    srv = emulator(V91)
+    answer = call(srv, "GET", "/?pretty")
     assert answer.raw.startswith(b'{\n  "name" : "es-emulator",\n  "cluster_name" : "es-emulator",')
     assert answer.raw.endswith(b"}\n")
+    assert call(srv, "GET", "/_inference/completion/_all?pretty").raw == b'{\n  "endpoints" : [ ]\n}\n'
+    call(srv, "PUT", "/_ingest/pipeline/p", {"processors": [{"set": {"field": "a", "value": 1}}]})
+    assert call(srv, "GET", "/_ingest/pipeline/p?pretty=true").raw == (
+        b'{\n  "p" : {\n    "processors" : [\n      {\n        "set" : {\n          "field" : "a",\n'
+        b'          "value" : 1\n        }\n      }\n    ]\n  }\n}\n'
+    )
 
 
 def test_invalid_json_body(emulator: Factory) -> None:
