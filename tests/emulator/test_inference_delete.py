@@ -364,3 +364,15 @@ def test_official_client_conflict_and_force(emulator: Factory) -> None:
         ("/_inference/ep", {"dry_run": "true"}),
         ("/_inference/text_embedding/ep", {"force": "true"}),
     ]
+
+
+def test_force_deleted_id_can_be_recreated_while_indexes_hold_no_documents(emulator: Factory) -> None:
+    # InferenceCrudIT.testCreateEndpoint_withInferenceIdReferencedBySemanticText, first half: without semantic
+    # documents (the emulator stores none) re-creating a referenced id with other settings succeeds.
+    srv = emulator(V91)
+    put_openai(srv, "ep")
+    put_semantic_index(srv, "idx", "ep")
+    assert delete(srv, "ep", "?force=true").status == 200
+    body = {"service": "cohere", "service_settings": {"api_key": "k", "dimensions": 64}}
+    assert call(srv, "PUT", "/_inference/text_embedding/ep", body).status == 200
+    assert delete(srv, "ep").status == 409  # the index still references the id
