@@ -65,8 +65,14 @@ class OperatorProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60) -> OperatorProcess:
-        args = [sys.executable, "-m", "es_inference_operator",
-                "--liveness", f"http://127.0.0.1:{self.liveness_port}/healthz", *self.extra_args]
+        args = [
+            sys.executable,
+            "-m",
+            "es_inference_operator",
+            "--liveness",
+            f"http://127.0.0.1:{self.liveness_port}/healthz",
+            *self.extra_args,
+        ]
         for namespace in self.namespaces:
             args += ["--namespace", namespace]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -119,7 +125,11 @@ class OperatorProcess:
 
 
 def operator_env(
-    base: Mapping[str, str], *, es_url: str, username: str | None = None, password: str | None = None,
+    base: Mapping[str, str],
+    *,
+    es_url: str,
+    username: str | None = None,
+    password: str | None = None,
     **settings: str,
 ) -> dict[str, str]:
     """The operator's configuration variables on top of `base` (which carries KUBECONFIG)."""
@@ -135,7 +145,12 @@ def operator_env(
 
 
 def es_request(
-    url: str, method: str, path: str, body: Any = None, *, auth: tuple[str, str] | None = None,
+    url: str,
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    auth: tuple[str, str] | None = None,
     timeout: float = 10,
 ) -> tuple[int, Any]:
     """One Elasticsearch request as plain JSON over HTTP: (status, parsed body). For test setup and checks

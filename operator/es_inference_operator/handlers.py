@@ -13,7 +13,7 @@ from typing import Any
 import kopf
 import prometheus_client
 
-from . import contract, metrics
+from . import contract, metrics, persistence
 from .config import OperatorConfig
 from .elasticsearch_gateway import GatewayPool
 from .kube import KubeReader
@@ -46,11 +46,9 @@ RUNTIME = Runtime()
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.persistence.finalizer = contract.FINALIZER
-    RUNTIME.progress = kopf.AnnotationsProgressStorage(prefix=contract.KOPF_STORAGE_PREFIX, v1=False)
+    RUNTIME.progress = persistence.progress_storage()
     settings.persistence.progress_storage = RUNTIME.progress
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=contract.KOPF_STORAGE_PREFIX, key="last-handled-configuration", v1=False
-    )
+    settings.persistence.diffbase_storage = persistence.diffbase_storage()
     settings.posting.reporting_component = "es-inference-operator"
     settings.networking.request_timeout = 60
     settings.networking.connect_timeout = 10

@@ -221,11 +221,12 @@ class Reconciler:
                     (
                         "Warning",
                         "Recreated",
-                        f"inference endpoint {desired.inference_id} had been deleted outside the "
-                        f"operator; created it again",
+                        f"inference endpoint {desired.inference_id} had been "
+                        f"deleted outside the operator; created it again",
                     )
                 )
-            message = f"created inference endpoint {desired.inference_id}"
+            else:
+                events.append(("Normal", "Created", f"created inference endpoint {desired.inference_id}"))
         elif plan.step is Step.UPDATE:
             body = dict(plan.update_body)
             if plan.send_secrets:
@@ -233,9 +234,6 @@ class Reconciler:
             await gateway.update_endpoint(desired.task_type, desired.inference_id, body)
             changed = plan.diff.describe() or "secrets"
             events.append(("Normal", "Updated", f"updated {changed} of inference endpoint {desired.inference_id}"))
-            message = f"inference endpoint {desired.inference_id} updated ({changed})"
-        elif plan.step in (Step.IN_LINE, Step.ADOPT):
-            message = f"inference endpoint {desired.inference_id} matches the spec"
         elif plan.step is Step.MISMATCH:
             return Result(
                 status.not_ready(
@@ -258,7 +256,7 @@ class Reconciler:
                     fields={**fields, "managed": True},
                 )
             )
-        else:  # Step.NO_UPDATE_API
+        elif plan.step is Step.NO_UPDATE_API:
             return Result(
                 status.not_ready(
                     "UpdateNotSupported",
@@ -269,7 +267,10 @@ class Reconciler:
                 )
             )
 
+        # CREATE, UPDATE, ADOPT and IN_LINE end here: the endpoint is in line.
         fields.update({"managed": True, "secretVersions": dict(secret_versions)})
+        # The same words every time: a status that does not change is not written again.
+        message = f"inference endpoint {desired.inference_id} exists in Elasticsearch and matches the spec"
         return Result(status.ready(message, fields=fields), events=tuple(events))
 
     # --- Delete ------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ see each other's resources; the control plane is shared by the session.
 
 from __future__ import annotations
 
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from testbed.controlplane import ControlPlane
-from testbed.stack import OperatorProcess, es_request, operator_env
+from testbed.stack import OperatorProcess, es_request, free_port, operator_env
 
 from .support import Kube
 
@@ -52,7 +53,11 @@ def es_version(request: pytest.FixtureRequest) -> str:
 def emulator(es_version: str) -> Iterator[EmulatorServer]:
     from es_emulator import EmulatorServer, User
 
-    with EmulatorServer(version=es_version, security=True, users=[User(*ES_USER, roles=["superuser"])]) as srv:
+    with EmulatorServer(
+        version=es_version,
+        security=True,
+        users=[User(*ES_USER, roles=["superuser"]), User("viewer", "viewer-pw", roles=["inference_user"])],
+    ) as srv:
         yield srv
 
 
@@ -70,14 +75,26 @@ class Stack:
     es: EmulatorServer
     log_dir: Path
     operator: OperatorProcess | None = None
+    metrics_port: int = 0
 
     def start_operator(self, user: str | None = None, **settings: str) -> OperatorProcess:
-        env = operator_env(self.cp.env(user), es_url=self.es.url, username=ES_USER[0], password=ES_USER[1],
-                           **{**FAST, **settings})
+        self.metrics_port = free_port()
+        env = operator_env(
+            self.cp.env(user),
+            es_url=self.es.url,
+            username=ES_USER[0],
+            password=ES_USER[1],
+            **{**FAST, "OPERATOR_METRICS_PORT": str(self.metrics_port), **settings},
+        )
         count = len(list(self.log_dir.glob("operator-*.log")))
-        self.operator = OperatorProcess(env=env, log_path=self.log_dir / f"operator-{count}.log",
-                                        namespaces=(self.namespace,)).start()
+        self.operator = OperatorProcess(
+            env=env, log_path=self.log_dir / f"operator-{count}.log", namespaces=(self.namespace,)
+        ).start()
         return self.operator
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as resp:
+            return str(resp.read().decode())
 
     def es_call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         return es_request(self.es.url, method, path, body, auth=ES_USER)
@@ -89,7 +106,10 @@ class Stack:
 
 @pytest.fixture
 def stack(
-    control_plane: ControlPlane, namespace: str, emulator: EmulatorServer, tmp_path: Path,
+    control_plane: ControlPlane,
+    namespace: str,
+    emulator: EmulatorServer,
+    tmp_path: Path,
     request: pytest.FixtureRequest,
 ) -> Iterator[Stack]:
     """The operator running against `emulator`, watching this test's namespace only."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -21,8 +22,7 @@ class Kube:
     user: str | None = None
 
     def run(self, *args: str, check: bool = True, input: str | None = None, timeout: float = 60) -> Any:
-        return self.cp.kubectl("-n", self.namespace, *args, user=self.user, check=check, input=input,
-                               timeout=timeout)
+        return self.cp.kubectl("-n", self.namespace, *args, user=self.user, check=check, input=input, timeout=timeout)
 
     def apply(self, manifest: dict[str, Any] | str, check: bool = True) -> Any:
         text = manifest if isinstance(manifest, str) else yaml.safe_dump(manifest)
@@ -38,22 +38,26 @@ class Kube:
         conditions = self.get(name).get("status", {}).get("conditions", [])
         return next((c for c in conditions if c["type"] == type_), None)
 
-    def wait_condition(self, name: str, type_: str, status: str = "True", timeout: float = 30,
-                       reason: str | None = None) -> dict[str, Any]:
+    def wait_condition(
+        self, name: str, type_: str, status: str = "True", timeout: float = 30, reason: str | None = None
+    ) -> dict[str, Any]:
         def check() -> dict[str, Any] | None:
             cond = self.condition(name, type_)
             if cond and cond["status"] == status and (reason is None or cond["reason"] == reason):
                 return cond
             return None
-        return wait_for(f"{name}: {type_}={status}" + (f" ({reason})" if reason else ""), check,
-                        timeout=timeout, interval=0.1)
+
+        return wait_for(
+            f"{name}: {type_}={status}" + (f" ({reason})" if reason else ""), check, timeout=timeout, interval=0.1
+        )
 
     def wait_gone(self, name: str, timeout: float = 30) -> None:
         wait_for(f"{name} to be gone", lambda: not self.exists(name), timeout=timeout, interval=0.05)
 
     def events(self, name: str) -> list[dict[str, Any]]:
-        items = json.loads(self.run("get", "events", "--field-selector", f"involvedObject.name={name}",
-                                    "-o", "json").stdout)["items"]
+        items = json.loads(
+            self.run("get", "events", "--field-selector", f"involvedObject.name={name}", "-o", "json").stdout
+        )["items"]
         return list(items)
 
 
@@ -73,6 +77,18 @@ def endpoint_manifest(name: str, **spec: Any) -> dict[str, Any]:
 
 
 def pipeline_using(inference_id: str) -> dict[str, Any]:
-    return {"description": "embeds the body", "processors": [
-        {"inference": {"model_id": inference_id, "input_output": {"input_field": "body", "output_field": "v"}}}
-    ]}
+    return {
+        "description": "embeds the body",
+        "processors": [
+            {"inference": {"model_id": inference_id, "input_output": {"input_field": "body", "output_field": "v"}}}
+        ],
+    }
+
+
+def secret(name: str, **data: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name},
+        "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
+    }

@@ -24,25 +24,44 @@ def with_spec(name: str = "e5", **spec: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("manifest", "message"),
     [
-        (with_spec(inferenceId=".elser-2-elasticsearch"),
-         "inferenceId must not start with a dot: such ids are reserved"),
-        (with_spec(inferenceId="My-Endpoint"),
-         "inferenceId may contain only lowercase letters, digits, hyphens and underscores"),
-        (with_spec(inferenceId="ends-with-"),
-         "must start and end with a letter or digit"),
+        (
+            with_spec(inferenceId=".elser-2-elasticsearch"),
+            "inferenceId must not start with a dot: such ids are reserved",
+        ),
+        (
+            with_spec(inferenceId="My-Endpoint"),
+            "inferenceId may contain only lowercase letters, digits, hyphens and underscores",
+        ),
+        (with_spec(inferenceId="ends-with-"), "must start and end with a letter or digit"),
         (with_spec("has.dot"), "metadata.name 'has.dot' cannot serve as the Elasticsearch inference id"),
         (with_spec(taskType="embeddings"), 'Unsupported value: "embeddings"'),
         (with_spec(deletionPolicy="Retain"), 'Unsupported value: "Retain"'),
-        (with_spec(serviceSettings={"model_id": "m", "api_key": "sk-123"}),
-         "secrets must not be inline in serviceSettings"),
-        (with_spec(serviceSettings={"model_id": "m", "api_key": "x"},
-                   serviceSettingsSecretRefs={"api_key": {"name": "s", "key": "k"}}),
-         "secrets must not be inline"),
+        (
+            with_spec(serviceSettings={"model_id": "m", "api_key": "sk-123"}),
+            "secrets must not be inline in serviceSettings",
+        ),
+        (
+            with_spec(
+                serviceSettings={"model_id": "m", "api_key": "x"},
+                serviceSettingsSecretRefs={"api_key": {"name": "s", "key": "k"}},
+            ),
+            "secrets must not be inline",
+        ),
         (with_spec(serviceSettingsSecretRefs={"api_key": {"name": "s"}}), "Required value"),
         (with_spec(elasticsearchRef={}), "spec.elasticsearchRef.secretName: Required value"),
     ],
-    ids=["dot-id", "uppercase", "trailing-hyphen", "dotted-name", "task-type", "policy", "inline-key",
-         "inline-and-ref", "ref-without-key", "es-ref-empty"],
+    ids=[
+        "dot-id",
+        "uppercase",
+        "trailing-hyphen",
+        "dotted-name",
+        "task-type",
+        "policy",
+        "inline-key",
+        "inline-and-ref",
+        "ref-without-key",
+        "es-ref-empty",
+    ],
 )
 def test_invalid_resources_are_refused(kube: Kube, manifest: dict[str, Any], message: str) -> None:
     assert message in refused(kube, manifest)

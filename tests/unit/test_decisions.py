@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from es_inference_operator.decisions import (
     Capabilities,
     Claim,
@@ -71,18 +70,26 @@ def test_diff_endpoint(seen: dict[str, Any], fixed: tuple[str, ...], updatable: 
 
 def test_diff_chunking_settings_only_when_the_spec_has_them() -> None:
     assert diff_endpoint(DESIRED, observed(chunking_settings=None)).in_line
-    wanted = DesiredEndpoint(**{**DESIRED.__dict__, "chunking_settings": {"strategy": "word", "max_chunk_size": 100,
-                                                                           "overlap": 10}})
+    wanted = DesiredEndpoint(
+        **{**DESIRED.__dict__, "chunking_settings": {"strategy": "word", "max_chunk_size": 100, "overlap": 10}}
+    )
     diff = diff_endpoint(wanted, OBSERVED)
     assert diff.updatable == ("chunkingSettings",)
     assert diff.update_body == {"chunking_settings": {"strategy": "word", "max_chunk_size": 100, "overlap": 10}}
 
 
 def test_diff_in_cluster_allocations_are_updatable() -> None:
-    wanted = DesiredEndpoint("e", "text_embedding", "elasticsearch",
-                             {"model_id": ".multilingual-e5-small", "num_allocations": 2, "num_threads": 1})
-    seen = {"task_type": "text_embedding", "service": "elasticsearch",
-            "service_settings": {"model_id": ".multilingual-e5-small", "num_allocations": 1, "num_threads": 1}}
+    wanted = DesiredEndpoint(
+        "e",
+        "text_embedding",
+        "elasticsearch",
+        {"model_id": ".multilingual-e5-small", "num_allocations": 2, "num_threads": 1},
+    )
+    seen = {
+        "task_type": "text_embedding",
+        "service": "elasticsearch",
+        "service_settings": {"model_id": ".multilingual-e5-small", "num_allocations": 1, "num_threads": 1},
+    }
     diff = diff_endpoint(wanted, seen)
     assert diff.updatable == ("serviceSettings.num_allocations",)
     assert diff.update_body == {"service_settings": {"num_allocations": 2}}
@@ -116,18 +123,20 @@ def test_an_update_resends_the_secrets_with_service_settings() -> None:
     assert plan.update_body == {"service_settings": {}}
     assert plan.send_secrets
 
-    plan = plan_reconcile(DESIRED, observed(task_settings={"user": "x"}), managed=True, secrets_changed=False,
-                          capabilities=V9_1)
+    plan = plan_reconcile(
+        DESIRED, observed(task_settings={"user": "x"}), managed=True, secrets_changed=False, capabilities=V9_1
+    )
     assert plan.update_body == {"task_settings": {"user": "me"}}
     assert not plan.send_secrets
 
 
 def test_chunking_settings_update_needs_a_server_that_can() -> None:
     wanted = DesiredEndpoint(**{**DESIRED.__dict__, "chunking_settings": {"strategy": "word"}})
-    assert plan_reconcile(wanted, OBSERVED, managed=True, secrets_changed=False, capabilities=V9_1).step \
+    assert (
+        plan_reconcile(wanted, OBSERVED, managed=True, secrets_changed=False, capabilities=V9_1).step
         is Step.NO_UPDATE_API
-    assert plan_reconcile(wanted, OBSERVED, managed=True, secrets_changed=False, capabilities=V9_5).step \
-        is Step.UPDATE
+    )
+    assert plan_reconcile(wanted, OBSERVED, managed=True, secrets_changed=False, capabilities=V9_5).step is Step.UPDATE
 
 
 @pytest.mark.parametrize(
@@ -147,7 +156,8 @@ def test_plan_deletion(policy: str, managed: bool, claimed_by_other: bool, force
 
 def test_references_from_dry_run_sorted_and_tolerant_of_8_15() -> None:
     assert references_from_dry_run({"acknowledged": False, "pipelines": ["b", "a"], "indexes": ["i"]}) == References(
-        ("a", "b"), ("i",))
+        ("a", "b"), ("i",)
+    )
     assert references_from_dry_run({"acknowledged": False, "pipelines": []}) == References()
     assert not References()
 
@@ -172,9 +182,13 @@ def test_claim_winner_is_the_oldest_then_smallest_uid() -> None:
     [(0, None, 0.0, 1.0), (0, None, 0.999999, 2.0), (3, None, 0.0, 8.0), (20, None, 0.0, 60.0), (0, 30.0, 0.0, 30.0)],
 )
 def test_retry_delay(attempt: int, retry_after: float | None, jitter: float, expected: float) -> None:
-    assert retry_delay(attempt, base=2, cap=120, retry_after=retry_after, jitter=jitter) == pytest.approx(expected, 1e-3)
+    assert retry_delay(attempt, base=2, cap=120, retry_after=retry_after, jitter=jitter) == pytest.approx(
+        expected, 1e-3
+    )
 
 
-@pytest.mark.parametrize(("number", "parsed"), [("8.15.0", (8, 15, 0)), ("9.1.3-SNAPSHOT", (9, 1, 3)), ("9.0", (9, 0, 0))])
+@pytest.mark.parametrize(
+    ("number", "parsed"), [("8.15.0", (8, 15, 0)), ("9.1.3-SNAPSHOT", (9, 1, 3)), ("9.0", (9, 0, 0))]
+)
 def test_parse_version(number: str, parsed: tuple[int, int, int]) -> None:
     assert parse_version(number) == parsed

@@ -4,15 +4,22 @@ from typing import Any
 
 import kopf
 import pytest
-
 from es_inference_operator import status
 from es_inference_operator.conditions import Condition, merge_conditions
 from es_inference_operator.decisions import References
 
 
 def test_merge_keeps_transition_time_when_status_is_unchanged() -> None:
-    current = [{"type": "Ready", "status": "True", "reason": "A", "message": "m", "lastTransitionTime": "t0",
-                "observedGeneration": 1}]
+    current = [
+        {
+            "type": "Ready",
+            "status": "True",
+            "reason": "A",
+            "message": "m",
+            "lastTransitionTime": "t0",
+            "observedGeneration": 1,
+        }
+    ]
     merged = merge_conditions(current, [Condition("Ready", "True", "B", "m2")], generation=2, now="t1")
     assert merged[0]["lastTransitionTime"] == "t0"
     assert merged[0]["reason"] == "B"
@@ -21,9 +28,12 @@ def test_merge_keeps_transition_time_when_status_is_unchanged() -> None:
 
 
 def body(conditions: list[dict[str, Any]] | None = None, generation: int = 1, **fields: Any) -> kopf.Body:
-    raw = {"apiVersion": "inference.es-operator.dev/v1alpha1", "kind": "InferenceEndpoint",
-           "metadata": {"name": "n", "namespace": "ns", "uid": "u", "generation": generation},
-           "status": {"conditions": conditions or [], **fields}}
+    raw = {
+        "apiVersion": "inference.es-operator.dev/v1alpha1",
+        "kind": "InferenceEndpoint",
+        "metadata": {"name": "n", "namespace": "ns", "uid": "u", "generation": generation},
+        "status": {"conditions": conditions or [], **fields},
+    }
     return kopf.Body(raw)
 
 
@@ -43,8 +53,9 @@ def test_nothing_is_written_when_nothing_changed(events: list[tuple[str, str]]) 
 
     # Write what the first patch said into the object, and apply the same outcome again.
     again = kopf.Patch()
-    status.write_status(body(first.status["conditions"], inferenceId="n", managed=True, observedGeneration=1),
-                        again, update)
+    status.write_status(
+        body(first.status["conditions"], inferenceId="n", managed=True, observedGeneration=1), again, update
+    )
     assert not again
     assert events == [("Normal", "Available")]
 
@@ -55,7 +66,8 @@ def test_a_blocked_deletion_posts_one_warning(events: list[tuple[str, str]]) -> 
     status.write_status(body(), patch, update)
     assert patch.status["references"] == {"pipelines": ["p"], "indexes": []}
     again = kopf.Patch()
-    status.write_status(body(patch.status["conditions"], references=patch.status["references"],
-                             observedGeneration=1), again, update)
+    status.write_status(
+        body(patch.status["conditions"], references=patch.status["references"], observedGeneration=1), again, update
+    )
     assert not again
     assert events == [("Warning", "InUse")]

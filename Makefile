@@ -1,0 +1,66 @@
+# es-inference-operator. The two commands a newcomer needs:
+#   make demo   - the whole story on a local control plane and the Elasticsearch emulator
+#   make test   - lint, unit, emulator conformance and end-to-end tests
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+ES_VERSION ?= 9.1.0
+ES_PORT ?= 9200
+ES_USER ?= elastic:changeme
+
+.PHONY: help
+help:  ## list the targets
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+.PHONY: setup
+setup: $(STAMP)  ## create .venv with the pinned dependencies
+
+.PHONY: envtest
+envtest:  ## build or find kube-apiserver, etcd and kubectl; prints their folder last
+	@bash testbed/build-controlplane.sh
+
+.PHONY: lint
+lint: $(STAMP)  ## ruff and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+.PHONY: test
+test: $(STAMP)  ## the whole suite: lint, unit, emulator conformance, end to end (builds the control plane once)
+	@$(MAKE) --no-print-directory lint
+	@bash testbed/build-controlplane.sh >/dev/null
+	@set +e; $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: treated as a failure (check PYTEST_ARGS)" >&2; exit 1; fi; \
+	exit $$rc
+
+.PHONY: demo
+demo: $(STAMP)  ## start a control plane and the emulator, run the operator, play the deletion story
+	@bash testbed/build-controlplane.sh >/dev/null
+	$(PY) -m testbed.demo
+
+.PHONY: run
+run: $(STAMP)  ## run the operator against the current kubeconfig (ELASTICSEARCH_URL etc. in the environment)
+	$(PY) -m es_inference_operator
+
+.PHONY: es-emulator
+es-emulator: $(STAMP)  ## serve the Elasticsearch emulator in the foreground (ES_VERSION, ES_PORT, ES_USER)
+	$(PY) -m es_emulator --host 127.0.0.1 --port $(ES_PORT) --version $(ES_VERSION) --user $(ES_USER)
+
+.PHONY: bench
+bench: $(STAMP)  ## measure apply->Ready and force-annotation->gone (20 runs each); measures, asserts nothing
+	@bash testbed/build-controlplane.sh >/dev/null
+	$(PY) -m testbed.bench
+
+.PHONY: clean
+clean:  ## remove the virtualenv and caches in the tree (the control plane cache outside it stays)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

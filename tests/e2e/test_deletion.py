@@ -1,0 +1,213 @@
+"""Deletion through the finalizer: dry run first, blocked while referenced, forced on request, never lost on
+an error. Through kubectl, on the real API server, against an 8.x and a 9.x profile."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from .conftest import Stack
+from .support import Kube, endpoint_manifest, pipeline_using, secret
+
+FINALIZER = "inference.es-operator.dev/finalizer"
+
+
+def ready_endpoint(kube: Kube, name: str = "e5", **spec: object) -> None:
+    kube.apply(endpoint_manifest(name, **spec))
+    kube.wait_condition(name, "Ready")
+
+
+def es_calls(stack: Stack, method: str = "DELETE") -> list[tuple[str, dict[str, str]]]:
+    return [(r.path, dict(r.query)) for r in stack.es.requests.snapshot() if r.method == method]
+
+
+def test_an_unreferenced_endpoint_is_deleted_after_a_dry_run(stack: Stack, kube: Kube) -> None:
+    ready_endpoint(kube)
+    stack.es.requests.clear()
+    kube.run("delete", "iep", "e5", "--wait=false")
+    kube.wait_gone("e5")
+    assert stack.endpoint("e5") is None
+    deletes = es_calls(stack)
+    assert deletes[0] == ("/_inference/text_embedding/e5", {"dry_run": "true"})
+    assert deletes[-1] == ("/_inference/text_embedding/e5", {})  # no force: ES's own 409 guards the race
+
+
+def test_a_referenced_endpoint_blocks_then_goes_once_the_pipeline_is_gone(stack: Stack, kube: Kube) -> None:
+    ready_endpoint(kube)
+    assert stack.es_call("PUT", "/_ingest/pipeline/embed-docs", pipeline_using("e5"))[0] == 200
+    kube.run("delete", "iep", "e5", "--wait=false")
+
+    blocked = kube.wait_condition("e5", "DeletionBlocked")
+    assert blocked["reason"] == "InUse"
+    assert "embed-docs" in blocked["message"]
+    assert "kubectl annotate" in blocked["message"] and "inference.es-operator.dev/force=true" in blocked["message"]
+    obj = kube.get("e5")
+    assert obj["metadata"]["finalizers"] == [FINALIZER]
+    assert obj["status"]["references"] == {"pipelines": ["embed-docs"], "indexes": []}
+    assert stack.endpoint("e5") is not None
+    assert "InUse" in kube.run("get", "iep", "e5").stdout  # the Deletion column
+
+    warnings = [e for e in kube.events("e5") if e["type"] == "Warning" and e["reason"] == "InUse"]
+    assert len(warnings) == 1 and warnings[0].get("count", 1) == 1
+
+    # The pipeline goes: the deletion completes on its own at the next re-check.
+    stack.es_call("DELETE", "/_ingest/pipeline/embed-docs")
+    kube.wait_gone("e5", timeout=60)
+    assert stack.endpoint("e5") is None
+    assert all(q.get("force") != "true" for _, q in es_calls(stack))
+
+
+@pytest.mark.parametrize("key", ["inference.es-operator.dev/force", "force"])
+def test_the_force_annotation_deletes_a_blocked_endpoint_at_once(stack: Stack, kube: Kube, key: str) -> None:
+    ready_endpoint(kube)
+    stack.es_call("PUT", "/_ingest/pipeline/embed-docs", pipeline_using("e5"))
+    kube.run("delete", "iep", "e5", "--wait=false")
+    kube.wait_condition("e5", "DeletionBlocked")
+
+    started = time.monotonic()
+    kube.run("annotate", "iep", "e5", f"{key}=true")
+    # The re-check interval is 30 s here: only the wake-up on the annotation makes this quick.
+    kube.wait_gone("e5", timeout=10)
+    elapsed = time.monotonic() - started
+    print(f"force annotation -> gone: {elapsed:.2f} s")
+    assert stack.endpoint("e5") is None
+    assert ("/_inference/text_embedding/e5", {"force": "true"}) in es_calls(stack)
+
+
+def test_a_force_annotation_set_before_the_delete_skips_the_dry_run(stack: Stack, kube: Kube) -> None:
+    ready_endpoint(kube)
+    stack.es_call("PUT", "/_ingest/pipeline/embed-docs", pipeline_using("e5"))
+    kube.run("annotate", "iep", "e5", "force=true")
+    stack.es.requests.clear()
+    kube.run("delete", "iep", "e5", "--wait=false")
+    kube.wait_gone("e5")
+    assert es_calls(stack) == [("/_inference/text_embedding/e5", {"force": "true"})]
+
+
+@pytest.mark.parametrize("value", ["false", "yes", "True"])
+def test_any_other_annotation_value_does_not_force(stack: Stack, kube: Kube, value: str) -> None:
+    ready_endpoint(kube)
+    stack.es_call("PUT", "/_ingest/pipeline/embed-docs", pipeline_using("e5"))
+    kube.run("annotate", "iep", "e5", f"inference.es-operator.dev/force={value}")
+    kube.run("delete", "iep", "e5", "--wait=false")
+    kube.wait_condition("e5", "DeletionBlocked")
+    assert stack.endpoint("e5") is not None
+
+
+def test_a_semantic_text_index_blocks_the_deletion(stack: Stack, kube: Kube) -> None:
+    ready_endpoint(kube)
+    mapping = {"mappings": {"properties": {"body": {"type": "semantic_text", "inference_id": "e5"}}}}
+    assert stack.es_call("PUT", "/articles", mapping)[0] == 200
+    kube.run("delete", "iep", "e5", "--wait=false")
+    blocked = kube.wait_condition("e5", "DeletionBlocked")
+    assert "articles" in blocked["message"]
+    assert kube.get("e5")["status"]["references"] == {"pipelines": [], "indexes": ["articles"]}
+    stack.es_call("DELETE", "/articles")
+    kube.wait_gone("e5", timeout=60)
+
+
+def test_orphan_policy_leaves_the_endpoint(stack: Stack, kube: Kube) -> None:
+    ready_endpoint(kube, deletionPolicy="Orphan")
+    stack.es.requests.clear()
+    kube.run("delete", "iep", "e5", "--wait=false")
+    kube.wait_gone("e5")
+    assert stack.endpoint("e5") is not None
+    assert es_calls(stack) == []
+
+
+def test_a_namespace_annotation_sets_the_default_policy(stack: Stack, kube: Kube) -> None:
+    kube.cp.kubectl("annotate", "namespace", kube.namespace, "inference.es-operator.dev/deletion-policy=Orphan")
+    ready_endpoint(kube, "kept")
+    ready_endpoint(kube, "deleted", deletionPolicy="Delete")  # the resource's own field wins
+    kube.run("delete", "iep", "kept", "deleted", "--wait=false")
+    kube.wait_gone("kept")
+    kube.wait_gone("deleted")
+    assert stack.endpoint("kept") is not None
+    assert stack.endpoint("deleted") is None
+
+
+def test_elasticsearch_down_keeps_the_finalizer_until_it_is_back(stack: Stack, kube: Kube) -> None:
+    ready_endpoint(kube)
+    stack.es.down()
+    try:
+        kube.run("delete", "iep", "e5", "--wait=false")
+        waiting = kube.wait_condition("e5", "DeletionBlocked", "False", reason="ElasticsearchUnavailable")
+        assert "retried" in waiting["message"]
+        assert kube.get("e5")["metadata"]["finalizers"] == [FINALIZER]
+    finally:
+        stack.es.up()
+    kube.wait_gone("e5", timeout=30)
+    assert stack.endpoint("e5") is None
+
+
+@pytest.mark.parametrize("status", [429, 500, 503])
+def test_server_errors_are_retried_not_given_up(stack: Stack, kube: Kube, status: int) -> None:
+    ready_endpoint(kube)
+    stack.es.faults.fail_next(3, status=status)
+    kube.run("delete", "iep", "e5", "--wait=false")
+    kube.wait_gone("e5", timeout=30)
+    assert stack.endpoint("e5") is None
+
+
+def test_dropped_connections_are_retried(stack: Stack, kube: Kube) -> None:
+    ready_endpoint(kube)
+    stack.es.faults.drop_next(2)
+    kube.run("delete", "iep", "e5", "--wait=false")
+    kube.wait_gone("e5", timeout=30)
+    assert stack.endpoint("e5") is None
+
+
+def test_a_restarted_operator_carries_on_with_a_blocked_deletion(stack: Stack, kube: Kube) -> None:
+    ready_endpoint(kube)
+    stack.es_call("PUT", "/_ingest/pipeline/embed-docs", pipeline_using("e5"))
+    kube.run("delete", "iep", "e5", "--wait=false")
+    kube.wait_condition("e5", "DeletionBlocked")
+    assert stack.operator is not None
+    stack.operator.kill()
+    kube.run("annotate", "iep", "e5", "force=true")  # while no operator runs
+    assert kube.exists("e5")
+    stack.start_operator()
+    kube.wait_gone("e5", timeout=30)
+    assert stack.endpoint("e5") is None
+
+
+def test_the_blocked_deletion_gauge_counts(stack: Stack, kube: Kube) -> None:
+    ready_endpoint(kube)
+    stack.es_call("PUT", "/_ingest/pipeline/embed-docs", pipeline_using("e5"))
+    kube.run("delete", "iep", "e5", "--wait=false")
+    kube.wait_condition("e5", "DeletionBlocked")
+    assert stack.operator is not None
+    metrics = stack.metrics()
+    assert "es_inference_operator_deletions_blocked 1.0" in metrics
+    assert 'es_inference_operator_elasticsearch_request_duration_seconds_count{operation="dry_run_delete"}' in metrics
+
+
+def connection_secret(stack: Stack, username: str, password: str) -> dict[str, object]:
+    return secret("es", url=stack.es.url, username=username, password=password)
+
+
+@pytest.mark.parametrize(
+    ("username", "password", "reason", "words"),
+    [
+        ("elastic", "wrong", "ElasticsearchAuthFailed", "unable to authenticate user [elastic]"),
+        ("viewer", "viewer-pw", "ElasticsearchAuthFailed", "is unauthorized for user [viewer]"),
+    ],
+    ids=["401", "403"],
+)
+def test_refused_credentials_keep_the_finalizer_until_fixed(
+    stack: Stack, kube: Kube, username: str, password: str, reason: str, words: str
+) -> None:
+    """The connection comes from the resource's own Secret here; a person breaks, then mends it."""
+    kube.apply(connection_secret(stack, "elastic", "changeme"))
+    ready_endpoint(kube, elasticsearchRef={"secretName": "es"})
+    kube.apply(connection_secret(stack, username, password))
+    kube.run("delete", "iep", "e5", "--wait=false")
+    waiting = kube.wait_condition("e5", "DeletionBlocked", "False", reason=reason)
+    assert words in waiting["message"]
+    assert kube.get("e5")["metadata"]["finalizers"] == [FINALIZER]
+    assert stack.endpoint("e5") is not None
+
+    kube.apply(connection_secret(stack, "elastic", "changeme"))
+    kube.wait_gone("e5", timeout=30)
+    assert stack.endpoint("e5") is None

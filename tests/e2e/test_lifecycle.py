@@ -1,0 +1,205 @@
+"""Create, adopt, keep in line, report: the operator on the real API server against the emulator, acting
+through kubectl as a user does. Every test runs against an 8.x and a 9.x Elasticsearch profile."""
+
+from __future__ import annotations
+
+from testbed.stack import wait_for
+
+from .conftest import Stack
+from .support import Kube, endpoint_manifest, secret
+
+
+def openai_endpoint(name: str, **spec: object) -> dict[str, object]:
+    return endpoint_manifest(
+        name,
+        service="openai",
+        serviceSettings={"model_id": "text-embedding-3-small"},
+        serviceSettingsSecretRefs={"api_key": {"name": "openai", "key": "api-key"}},
+        **spec,
+    )
+
+
+def test_apply_creates_the_endpoint_and_reports_ready(stack: Stack, kube: Kube) -> None:
+    kube.apply(secret("openai", **{"api-key": "sk-first"}))
+    kube.apply(openai_endpoint("embeddings"))
+    ready = kube.wait_condition("embeddings", "Ready")
+    assert ready["reason"] == "Available"
+
+    obj = kube.get("embeddings")
+    status = obj["status"]
+    assert status["observedGeneration"] == obj["metadata"]["generation"]
+    assert status["inferenceId"] == "embeddings"
+    assert status["managed"] is True
+    assert status["elasticsearchVersion"] == stack.es.version
+    assert obj["metadata"]["finalizers"] == ["inference.es-operator.dev/finalizer"]
+    conditions = {c["type"]: c["status"] for c in status["conditions"]}
+    assert conditions == {"Ready": "True", "Synced": "True", "Reconciling": "False", "Stalled": "False"}
+
+    endpoint = stack.endpoint("embeddings")
+    assert endpoint is not None
+    assert endpoint["service"] == "openai"
+    assert endpoint["service_settings"]["model_id"] == "text-embedding-3-small"
+    # The key reached Elasticsearch, and appears nowhere in Kubernetes.
+    assert stack.es.state.secret_settings("embeddings")["api_key"] == "sk-first"
+    assert "sk-first" not in kube.run("get", "iep", "embeddings", "-o", "yaml").stdout
+    assert "sk-first" not in stack.operator.log_text()  # type: ignore[union-attr]
+
+    listing = kube.run("get", "iep").stdout
+    assert "embeddings" in listing and "text_embedding" in listing and "True" in listing
+    assert any(e["reason"] == "Available" and e["type"] == "Normal" for e in kube.events("embeddings"))
+
+
+def test_kopf_keeps_its_state_under_its_own_prefix(stack: Stack, kube: Kube) -> None:
+    kube.apply(endpoint_manifest("e5"))
+    kube.wait_condition("e5", "Ready")
+    annotations = kube.get("e5")["metadata"].get("annotations", {})
+    kopf_keys = [k for k in annotations if k != "kubectl.kubernetes.io/last-applied-configuration"]
+    assert kopf_keys and all(k.startswith("operator.inference.es-operator.dev/") for k in kopf_keys)
+
+
+def test_an_identical_existing_endpoint_is_adopted(stack: Stack, kube: Kube) -> None:
+    body = {
+        "service": "elasticsearch",
+        "service_settings": {"model_id": ".multilingual-e5-small", "num_allocations": 1, "num_threads": 1},
+    }
+    assert stack.es_call("PUT", "/_inference/text_embedding/e5", body)[0] == 200
+    kube.apply(endpoint_manifest("e5"))
+    kube.wait_condition("e5", "Ready")
+    assert kube.get("e5")["status"]["managed"] is True
+    assert any(e["reason"] == "Adopted" for e in kube.events("e5"))
+
+
+def test_a_different_existing_endpoint_is_reported_and_left_alone(stack: Stack, kube: Kube) -> None:
+    body = {
+        "service": "elasticsearch",
+        "service_settings": {"model_id": ".multilingual-e5-small", "num_allocations": 3, "num_threads": 1},
+    }
+    assert stack.es_call("PUT", "/_inference/text_embedding/e5", body)[0] == 200
+    kube.apply(endpoint_manifest("e5"))
+    ready = kube.wait_condition("e5", "Ready", "False", reason="ConfigurationMismatch")
+    assert "serviceSettings.num_allocations" in ready["message"]
+    assert kube.condition("e5", "Stalled")["status"] == "True"  # type: ignore[index]
+    assert stack.endpoint("e5")["service_settings"]["num_allocations"] == 3  # type: ignore[index]
+
+    # Not ours: deleting the resource leaves the endpoint.
+    kube.run("delete", "iep", "e5", "--wait=false")
+    kube.wait_gone("e5")
+    assert stack.endpoint("e5") is not None
+
+
+def test_elasticsearch_refusal_is_reported_with_its_own_words(stack: Stack, kube: Kube) -> None:
+    kube.apply(endpoint_manifest("bad", service="no-such-service", serviceSettings={"x": 1}))
+    ready = kube.wait_condition("bad", "Ready", "False", reason="ElasticsearchRejected")
+    assert "Unknown service [no-such-service]" in ready["message"]
+    assert "Traceback" not in ready["message"]
+    assert kube.condition("bad", "Stalled")["status"] == "True"  # type: ignore[index]
+
+
+def test_a_task_settings_change_goes_through_the_update_api(stack: Stack, kube: Kube) -> None:
+    kube.apply(secret("openai", **{"api-key": "sk-1"}))
+    kube.apply(openai_endpoint("chat", taskType="completion", taskSettings={"user": "a"}))
+    kube.wait_condition("chat", "Ready")
+    stack.es.requests.clear()
+
+    kube.apply(openai_endpoint("chat", taskType="completion", taskSettings={"user": "b"}))
+    wait_for(
+        "the new task settings in Elasticsearch",
+        lambda: stack.endpoint("chat")["task_settings"] == {"user": "b"},
+        timeout=20,
+    )  # type: ignore[index]
+    obj = kube.get("chat")
+    assert obj["status"]["observedGeneration"] == obj["metadata"]["generation"] == 2
+    calls = [(r.method, r.path) for r in stack.es.requests.snapshot()]
+    assert ("PUT", "/_inference/completion/chat/_update") in calls
+    assert not any(m == "DELETE" for m, _ in calls)
+
+
+def test_a_rotated_secret_reaches_elasticsearch(stack: Stack, kube: Kube) -> None:
+    kube.apply(secret("openai", **{"api-key": "sk-old"}))
+    kube.apply(openai_endpoint("rotating"))
+    kube.wait_condition("rotating", "Ready")
+    kube.apply(secret("openai", **{"api-key": "sk-new"}))
+    wait_for(
+        "the new key in Elasticsearch",
+        lambda: stack.es.state.secret_settings("rotating")["api_key"] == "sk-new",
+        timeout=20,
+    )
+
+
+def test_a_missing_secret_is_reported_then_picked_up(stack: Stack, kube: Kube) -> None:
+    kube.apply(openai_endpoint("waiting"))
+    ready = kube.wait_condition("waiting", "Ready", "False", reason="ConfigurationError")
+    assert "Secret" in ready["message"] and "openai" in ready["message"] and "not found" in ready["message"]
+    kube.apply(secret("openai", **{"api-key": "sk-late"}))
+    kube.wait_condition("waiting", "Ready", timeout=30)
+
+
+def test_an_endpoint_deleted_behind_the_operators_back_is_recreated(stack: Stack, kube: Kube) -> None:
+    kube.apply(endpoint_manifest("e5"))
+    kube.wait_condition("e5", "Ready")
+    assert stack.es_call("DELETE", "/_inference/e5")[0] == 200
+    wait_for("the endpoint to be back", lambda: stack.endpoint("e5"), timeout=20)
+    wait_for("a Recreated event", lambda: any(e["reason"] == "Recreated" for e in kube.events("e5")), timeout=10)
+
+
+def test_a_configuration_changed_behind_the_operators_back_is_reported(stack: Stack, kube: Kube) -> None:
+    kube.apply(endpoint_manifest("e5"))
+    kube.wait_condition("e5", "Ready")
+    # Somebody re-creates the id with another model.
+    other = {
+        "service": "elasticsearch",
+        "service_settings": {"model_id": ".elser_model_2", "num_allocations": 1, "num_threads": 1},
+    }
+    stack.es_call("DELETE", "/_inference/e5")
+    stack.es_call("PUT", "/_inference/text_embedding/e5", other)
+    ready = kube.wait_condition("e5", "Ready", "False", reason="NeedsRecreate", timeout=20)
+    assert "serviceSettings.model_id" in ready["message"]
+    assert stack.endpoint("e5")["service_settings"]["model_id"] == ".elser_model_2"  # type: ignore[index]
+
+
+def test_a_second_claim_on_the_same_id_gets_a_conflict_and_touches_nothing(stack: Stack, kube: Kube) -> None:
+    kube.apply(endpoint_manifest("first", inferenceId="shared"))
+    kube.wait_condition("first", "Ready")
+    kube.apply(
+        endpoint_manifest(
+            "second",
+            inferenceId="shared",
+            serviceSettings={"model_id": ".multilingual-e5-small", "num_allocations": 2, "num_threads": 1},
+        )
+    )
+    conflict = kube.wait_condition("second", "Conflict")
+    assert f"{kube.namespace}/first" in conflict["message"]
+    assert kube.condition("second", "Ready")["status"] == "False"  # type: ignore[index]
+
+    stack.es.requests.clear()
+    kube.run("delete", "iep", "second", "--wait=false")
+    kube.wait_gone("second")
+    assert stack.endpoint("shared")["service_settings"]["num_allocations"] == 1  # type: ignore[index]
+    assert not [r for r in stack.es.requests.snapshot() if r.method in ("PUT", "DELETE")]
+
+
+def test_nothing_is_written_when_nothing_changed(stack: Stack, kube: Kube) -> None:
+    """After Ready, resyncs and an Argo CD-style annotation change neither write the object nor call the
+    update API: GitOps tools see no churn."""
+    kube.apply(endpoint_manifest("quiet"))
+    kube.wait_condition("quiet", "Ready")
+    # Let the create cycle settle (kopf's last bookkeeping patch), then watch several resync periods.
+    wait_for(
+        "no pending kopf progress",
+        lambda: not any("reconcile" in k for k in kube.get("quiet")["metadata"].get("annotations", {})),
+        timeout=10,
+    )
+    version = kube.get("quiet")["metadata"]["resourceVersion"]
+    stack.es.requests.clear()
+    kube.run("annotate", "iep", "quiet", "argocd.argoproj.io/tracking-id=app:inference.es-operator.dev/x")
+    version = kube.get("quiet")["metadata"]["resourceVersion"]
+    wait_for(
+        "two resyncs",
+        lambda: (
+            len([r for r in stack.es.requests.snapshot() if r.method == "GET" and r.path.startswith("/_inference")])
+            >= 2
+        ),
+        timeout=15,
+    )
+    assert kube.get("quiet")["metadata"]["resourceVersion"] == version
+    assert not [r for r in stack.es.requests.snapshot() if r.method != "GET"]
