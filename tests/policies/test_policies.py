@@ -1,0 +1,621 @@
+"""The admission policies of ``policies/`` on the real kube-apiserver: who may set the force annotation, and
+refusing a deletion while ``status.references`` lists pipelines or indexes.
+
+No operator runs here. The tests write ``status`` themselves (as admin, through the status subresource) to
+play the operator's part, and act as four client-certificate identities:
+
+* ``alice``: in the group ``inference-admins``, allowed by the shipped ConfigMap;
+* ``bob``: no special group, allowed by name through the ConfigMap's ``users`` list;
+* ``carol``: in the group ``team-a``, not allowed;
+* the operator: ``system:serviceaccount:...``, not allowed to force, but its own patches must always pass.
+
+The control plane is shared by the whole session, and policies are cluster-scoped. So the policies are
+installed once for this module from ``kubectl kustomize policies/<name>``, renamed with a run id, and bound
+only to namespaces that carry this run's label (``matchResources.namespaceSelector``); each test labels its
+own namespace. Everything cluster-scoped is deleted at the end of the module.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import yaml
+
+from testbed.controlplane import REPO_ROOT, ControlPlane
+
+POLICIES = REPO_ROOT / "policies"
+FORCE = "inference.es-operator.dev/force"
+FORCE_KEYS = [FORCE, "force"]
+FINALIZER = "inference.es-operator.dev/finalizer"
+RUN_LABEL = "policy-test.inference.es-operator.dev/run"
+WAIT_SECONDS = 30.0
+
+FORCE_POLICY = "inference-endpoint-force-annotation"
+DELETE_POLICY = "inference-endpoint-refuse-delete-while-referenced"
+PARAMS = "inference-force-allowed"
+
+
+def _poll(what: str, condition: Callable[[], bool], timeout: float = WAIT_SECONDS) -> None:
+    """Call ``condition`` until it is true; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    interval = 0.05
+    while not condition():
+        if time.monotonic() >= deadline:
+            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+        interval = min(interval * 1.5, 0.5)
+
+
+def endpoint(name: str, annotations: dict[str, str] | None = None, finalizers: bool = False) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"name": name}
+    if annotations:
+        metadata["annotations"] = annotations
+    if finalizers:
+        metadata["finalizers"] = [FINALIZER]
+    return {
+        "apiVersion": "inference.es-operator.dev/v1alpha1",
+        "kind": "InferenceEndpoint",
+        "metadata": metadata,
+        "spec": {"taskType": "text_embedding", "service": "elasticsearch", "serviceSettings": {"model_id": "e5"}},
+    }
+
+
+def denial(result: subprocess.CompletedProcess[str], policy: str) -> str:
+    """Assert that ``policy`` refused the request and return its message."""
+    assert result.returncode != 0, f"accepted, expected a refusal by {policy}: {result.stdout}"
+    assert f"ValidatingAdmissionPolicy '{policy}'" in result.stderr, result.stderr
+    return result.stderr.split("denied request: ", 1)[1].strip()
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    assert result.returncode == 0, f"refused, expected to pass: {result.stderr}"
+    return result
+
+
+@dataclass
+class Users:
+    alice: str
+    bob: str
+    carol: str
+    operator: str
+
+
+@dataclass
+class Installed:
+    """The module's copies of the two policies, bound to namespaces labelled ``RUN_LABEL=run``."""
+
+    cp: ControlPlane
+    run: str
+    users: Users
+    params_namespace: str
+    cluster_role: str
+
+    @property
+    def force_policy(self) -> str:
+        return f"{FORCE_POLICY}-{self.run}"
+
+    @property
+    def delete_policy(self) -> str:
+        return f"{DELETE_POLICY}-{self.run}"
+
+    @property
+    def params(self) -> str:
+        return f"{PARAMS}-{self.run}"
+
+    def grant(self, namespace: str) -> None:
+        """Let the four identities work with InferenceEndpoints in ``namespace`` (explicit RBAC: without
+        kube-controller-manager the aggregated roles are empty)."""
+        u = self.users
+        self.cp.kubectl(
+            "-n",
+            namespace,
+            "create",
+            "rolebinding",
+            "policy-test-endpoints",
+            f"--clusterrole={self.cluster_role}",
+            f"--user={u.alice}",
+            f"--user={u.bob}",
+            f"--user={u.carol}",
+            f"--user={u.operator}",
+        )
+
+    def wait_force_guard(self, namespace: str) -> None:
+        """Wait until the force guard refuses carol in ``namespace`` (policy, binding, namespace label and
+        RoleBinding all seen by the API server's informers)."""
+        manifest = json.dumps(endpoint("probe", {FORCE: "true"}))
+
+        def refused() -> bool:
+            result = self.cp.kubectl(
+                "-n",
+                namespace,
+                "create",
+                "--dry-run=server",
+                "-f",
+                "-",
+                input=manifest,
+                user=self.users.carol,
+                check=False,
+            )
+            return f"ValidatingAdmissionPolicy '{self.force_policy}'" in result.stderr
+
+        _poll(f"the force guard to refuse {self.users.carol} in {namespace}", refused)
+
+    def wait_delete_guard(self, namespace: str, name: str) -> None:
+        """Wait until the delete guard refuses deleting ``name`` (which must list references)."""
+
+        def refused() -> bool:
+            result = self.cp.kubectl("-n", namespace, "delete", "iep", name, "--dry-run=server", check=False)
+            return f"ValidatingAdmissionPolicy '{self.delete_policy}'" in result.stderr
+
+        _poll(f"the delete guard to refuse deleting {namespace}/{name}", refused)
+
+    def set_params(self, groups: str, users: str) -> None:
+        patch = {"data": {"groups": groups, "users": users}}
+        self.cp.kubectl(
+            "-n", self.params_namespace, "patch", "configmap", self.params, "--type=merge", "-p", json.dumps(patch)
+        )
+
+
+def _rendered(cp: ControlPlane, name: str) -> list[dict[str, Any]]:
+    """``kubectl kustomize policies/<name>``: what ``kubectl apply -k`` would apply."""
+    return [doc for doc in yaml.safe_load_all(cp.kubectl("kustomize", str(POLICIES / name)).stdout) if doc]
+
+
+def _scoped(docs: list[dict[str, Any]], run: str, params_namespace: str, users: Users) -> list[dict[str, Any]]:
+    """The shipped manifests, renamed with the run id and bound to this run's namespaces only."""
+    for doc in docs:
+        doc["metadata"]["name"] += f"-{run}"
+        kind = doc["kind"]
+        if kind == "ValidatingAdmissionPolicyBinding":
+            spec = doc["spec"]
+            spec["policyName"] += f"-{run}"
+            spec["matchResources"] = {"namespaceSelector": {"matchLabels": {RUN_LABEL: run}}}
+            if "paramRef" in spec:
+                spec["paramRef"]["name"] += f"-{run}"
+                spec["paramRef"]["namespace"] = params_namespace
+        elif kind == "ConfigMap":
+            doc["metadata"]["namespace"] = params_namespace
+            # The shipped groups stay; bob is allowed by name (with blanks, as a person would type it).
+            doc["data"]["users"] = f" {users.bob} , "
+    return docs
+
+
+@pytest.fixture(scope="module")
+def installed(control_plane: ControlPlane) -> Iterator[Installed]:
+    cp = control_plane
+    run = uuid.uuid4().hex[:6]
+    users = Users(
+        alice=f"policy-alice-{run}",
+        bob=f"policy-bob-{run}",
+        carol=f"policy-carol-{run}",
+        operator=f"system:serviceaccount:es-inference-operator:op-{run}",
+    )
+    cp.add_user(users.alice, groups=["inference-admins"])
+    cp.add_user(users.bob)
+    cp.add_user(users.carol, groups=["team-a"])
+    cp.add_user(users.operator, groups=["system:serviceaccounts", "system:serviceaccounts:es-inference-operator"])
+
+    cluster_role = f"policy-test-endpoints-{run}"
+    params_namespace = f"t-policies-{run}"
+    force_docs = _scoped(_rendered(cp, "force-annotation"), run, params_namespace, users)
+    delete_docs = _scoped(_rendered(cp, "refuse-delete-while-referenced"), run, params_namespace, users)
+    assert {d["kind"] for d in force_docs} == {
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+        "ConfigMap",
+    }
+    assert {d["kind"] for d in delete_docs} == {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
+    cluster_scoped = [
+        f"validatingadmissionpolicybinding/{FORCE_POLICY}-{run}",
+        f"validatingadmissionpolicybinding/{DELETE_POLICY}-{run}",
+        f"validatingadmissionpolicy/{FORCE_POLICY}-{run}",
+        f"validatingadmissionpolicy/{DELETE_POLICY}-{run}",
+        f"clusterrole/{cluster_role}",
+    ]
+    try:
+        cp.kubectl(
+            "create",
+            "clusterrole",
+            cluster_role,
+            "--verb=get,list,watch,create,update,patch,delete,deletecollection",
+            "--resource=inferenceendpoints.inference.es-operator.dev,inferenceendpoints.inference.es-operator.dev/status",
+        )
+        namespace = {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": params_namespace, "labels": {"testbed/test": "true", RUN_LABEL: run}},
+        }
+        cp.kubectl("create", "-f", "-", input=json.dumps(namespace))
+        cp.kubectl("apply", "-f", "-", input=yaml.safe_dump_all([*force_docs, *delete_docs]))
+        inst = Installed(cp, run, users, params_namespace, cluster_role)
+        inst.grant(params_namespace)
+        # Policies take a moment to become effective (the API server's policy informer): wait until each
+        # refuses a request it must refuse.
+        cp.kubectl("-n", params_namespace, "create", "-f", "-", input=json.dumps(endpoint("referenced")))
+        set_references(cp, params_namespace, "referenced", pipelines=["probe-pipeline"])
+        inst.wait_force_guard(params_namespace)
+        inst.wait_delete_guard(params_namespace, "referenced")
+        yield inst
+    finally:
+        # Bounded; the namespaces stay (without kube-controller-manager they could not go anyway).
+        cp.kubectl("delete", "--ignore-not-found", "--wait=false", *cluster_scoped, check=False, timeout=30)
+
+
+@pytest.fixture
+def guarded(installed: Installed, namespace: str) -> str:
+    """This test's namespace, with both policies in force and RBAC for the four identities."""
+    installed.cp.kubectl("label", "namespace", namespace, f"{RUN_LABEL}={installed.run}")
+    installed.grant(namespace)
+    installed.wait_force_guard(namespace)
+    return namespace
+
+
+def set_references(
+    cp: ControlPlane, namespace: str, name: str, pipelines: list[str] | None = None, indexes: list[str] | None = None
+) -> None:
+    """Write status.references as the operator does after a dry run (replacing both lists)."""
+    patch = {"status": {"references": {"pipelines": pipelines or [], "indexes": indexes or []}}}
+    cp.kubectl("-n", namespace, "patch", "iep", name, "--subresource=status", "--type=merge", "-p", json.dumps(patch))
+
+
+class Kubectl:
+    """kubectl in one namespace, as one identity or another."""
+
+    def __init__(self, cp: ControlPlane, namespace: str) -> None:
+        self.cp, self.namespace = cp, namespace
+
+    def __call__(self, *args: str, user: str | None = None, input: str | None = None) -> Any:
+        return self.cp.kubectl("-n", self.namespace, *args, user=user, input=input, check=False)
+
+    def create(self, manifest: dict[str, Any], user: str | None = None) -> Any:
+        return self("create", "-f", "-", input=json.dumps(manifest), user=user)
+
+    def annotate(self, name: str, *changes: str, user: str | None = None) -> Any:
+        return self("annotate", "--overwrite", "iep", name, *changes, user=user)
+
+    def get(self, name: str) -> dict[str, Any]:
+        return dict(self.cp.kubectl_json("-n", self.namespace, "get", "iep", name))
+
+    def annotations(self, name: str) -> dict[str, str]:
+        return dict(self.get(name)["metadata"].get("annotations") or {})
+
+    def exists(self, name: str) -> bool:
+        return bool(ok(self("get", "iep", name, "--ignore-not-found", "-o", "name")).stdout.strip())
+
+    def start_deletion(self, name: str) -> None:
+        """`kubectl delete` of an object with the finalizer: it stays, with a deletionTimestamp."""
+        ok(self("delete", "iep", name, "--wait=false"))
+        assert self.get(name)["metadata"].get("deletionTimestamp")
+
+
+@pytest.fixture
+def k(guarded: str, control_plane: ControlPlane) -> Kubectl:
+    return Kubectl(control_plane, guarded)
+
+
+def force_message(inst: Installed, user: str, namespace: str, name: str) -> str:
+    return (
+        f"{user} may not set the force annotation inference.es-operator.dev/force=true (or force=true) on "
+        f"inference endpoint {namespace}/{name}: forcing deletes the endpoint in Elasticsearch although ingest "
+        f"pipelines or semantic_text indexes may still use it, so only members of [inference-admins, "
+        f"system:masters] and the users [{inst.users.bob}] may set it. Ask one of them, or remove the pipelines "
+        f"and indexes that use the endpoint and delete it without force"
+    )
+
+
+# --------------------------------------------------------------------------------------------------------
+# The shipped kustomizations
+
+
+def test_shipped_kustomizations_bind_cluster_wide_with_consistent_params(control_plane: ControlPlane) -> None:
+    """What `kubectl apply -k` installs: both bindings cover every namespace, and the force guard's paramRef
+    names the ConfigMap it ships (a user editing one must edit the other)."""
+    force = {d["kind"]: d for d in _rendered(control_plane, "force-annotation")}
+    binding, params = force["ValidatingAdmissionPolicyBinding"], force["ConfigMap"]
+    assert binding["spec"]["policyName"] == force["ValidatingAdmissionPolicy"]["metadata"]["name"] == FORCE_POLICY
+    assert "matchResources" not in binding["spec"]
+    assert binding["spec"]["validationActions"] == ["Deny"]
+    assert binding["spec"]["paramRef"] == {
+        "name": params["metadata"]["name"],
+        "namespace": params["metadata"]["namespace"],
+        "parameterNotFoundAction": "Deny",
+    }
+    assert params["data"] == {"groups": "inference-admins, system:masters", "users": ""}
+
+    delete = {d["kind"]: d for d in _rendered(control_plane, "refuse-delete-while-referenced")}
+    assert delete["ValidatingAdmissionPolicyBinding"]["spec"] == {
+        "policyName": DELETE_POLICY,
+        "validationActions": ["Deny"],
+    }
+    assert delete["ValidatingAdmissionPolicy"]["metadata"]["name"] == DELETE_POLICY
+
+
+# --------------------------------------------------------------------------------------------------------
+# Who may set the force annotation
+
+
+@pytest.mark.parametrize("key", FORCE_KEYS)
+def test_create_with_force_needs_an_allowed_identity(installed: Installed, k: Kubectl, key: str) -> None:
+    u = installed.users
+    message = denial(k.create(endpoint("by-carol", {key: "true"}), user=u.carol), installed.force_policy)
+    assert message == force_message(installed, u.carol, k.namespace, "by-carol")
+    assert not k.exists("by-carol")
+    # The operator's identity is not in the lists either: it never forces anything itself.
+    denial(k.create(endpoint("by-operator", {key: "true"}), user=u.operator), installed.force_policy)
+
+    ok(k.create(endpoint("by-alice", {key: "true"}), user=u.alice))  # by group
+    ok(k.create(endpoint("by-bob", {key: "true"}), user=u.bob))  # by user name
+    assert k.annotations("by-bob") == {key: "true"}
+
+
+@pytest.mark.parametrize("key", FORCE_KEYS)
+def test_update_setting_force_needs_an_allowed_identity(installed: Installed, k: Kubectl, key: str) -> None:
+    u = installed.users
+    ok(k.create(endpoint("e5", {"team": "search"}), user=u.carol))
+
+    message = denial(k.annotate("e5", f"{key}=true", user=u.carol), installed.force_policy)
+    assert message == force_message(installed, u.carol, k.namespace, "e5")
+    # The same through a JSON merge patch, as a GitOps tool would send it.
+    patch = json.dumps({"metadata": {"annotations": {key: "true"}}})
+    denial(k("patch", "iep", "e5", "--type=merge", "-p", patch, user=u.carol), installed.force_policy)
+    assert k.annotations("e5") == {"team": "search"}
+
+    ok(k.annotate("e5", f"{key}=true", user=u.alice))
+    assert k.annotations("e5") == {"team": "search", key: "true"}
+
+
+@pytest.mark.parametrize("key", FORCE_KEYS)
+def test_force_after_deletion_started_needs_an_allowed_identity(installed: Installed, k: Kubectl, key: str) -> None:
+    """The annotation is typically added after `kubectl delete` waited on the finalizer: an UPDATE of an
+    object that already has a deletionTimestamp. It is guarded all the same."""
+    u = installed.users
+    ok(k.create(endpoint("e5", finalizers=True), user=u.carol))
+    k.start_deletion("e5")
+
+    message = denial(k.annotate("e5", f"{key}=true", user=u.carol), installed.force_policy)
+    assert message == force_message(installed, u.carol, k.namespace, "e5")
+    assert k.annotations("e5") == {}
+
+    ok(k.annotate("e5", f"{key}=true", user=u.bob))
+    # The operator then deletes the endpoint and removes its finalizer: that write passes, and the resource goes.
+    remove = json.dumps([{"op": "remove", "path": "/metadata/finalizers"}])
+    ok(k("patch", "iep", "e5", "--type=json", "-p", remove, user=u.operator))
+    assert not k.exists("e5")
+
+
+def test_writes_that_do_not_turn_force_on_pass(installed: Installed, k: Kubectl) -> None:
+    """The guard fires only on the transition from not forced to forced; carol does everything else."""
+    carol = installed.users.carol
+    ok(k.create(endpoint("e5"), user=carol))
+    ok(k.annotate("e5", "team=search", user=carol))  # unrelated annotation
+    ok(k("label", "iep", "e5", "tier=gold", user=carol))
+    ok(k("patch", "iep", "e5", "--type=merge", "-p", '{"spec":{"taskSettings":{"x":1}}}', user=carol))
+    # Not "true" exactly: not forced (the operator's contract), so not guarded.
+    for value in ("false", "True", "yes", ""):
+        ok(k.annotate("e5", f"{FORCE}={value}", f"force={value}", user=carol))
+    ok(k.annotate("e5", f"{FORCE}-", "force-", user=carol))
+
+    # An object that alice forced: carol may edit it, switch keys, and remove the annotation...
+    ok(k.annotate("e5", "force=true", user=installed.users.alice))
+    ok(k.annotate("e5", "team=ranking", user=carol))
+    ok(k("patch", "iep", "e5", "--type=merge", "-p", '{"spec":{"taskSettings":{"x":2}}}', user=carol))
+    ok(k.annotate("e5", f"{FORCE}=true", user=carol))  # forced before and after
+    ok(k.annotate("e5", "force-", user=carol))
+    ok(k.annotate("e5", f"{FORCE}-", user=carol))
+    assert k.annotations("e5") == {"team": "ranking"}
+    # ...but not put it back.
+    denial(k.annotate("e5", "force=true", user=carol), installed.force_policy)
+
+
+@pytest.mark.parametrize("forced", [False, True], ids=["not-forced", "forced"])
+def test_operator_patches_always_pass(installed: Installed, k: Kubectl, forced: bool) -> None:
+    """What the operator writes (its finalizer, kopf's state under operator.inference.es-operator.dev/,
+    status) never turns forcing on, so it passes on forced and unforced objects, also while deleting."""
+    op = installed.users.operator
+    annotations = {FORCE: "true"} if forced else {"team": "search"}
+    ok(k.create(endpoint("e5", annotations), user=installed.users.alice))
+    add_finalizer = json.dumps({"metadata": {"finalizers": [FINALIZER]}})
+    ok(k("patch", "iep", "e5", "--type=merge", "-p", add_finalizer, user=op))
+
+    def kopf_state(value: str) -> str:
+        return json.dumps({"metadata": {"annotations": {"operator.inference.es-operator.dev/last-handled": value}}})
+
+    ok(k("patch", "iep", "e5", "--type=merge", "-p", kopf_state("{}"), user=op))
+    status = json.dumps({"status": {"observedGeneration": 1, "references": {"pipelines": [], "indexes": []}}})
+    ok(k("patch", "iep", "e5", "--subresource=status", "--type=merge", "-p", status, user=op))
+
+    k.start_deletion("e5")
+    ok(k("patch", "iep", "e5", "--type=merge", "-p", kopf_state('{"v":2}'), user=op))
+    ok(k("patch", "iep", "e5", "--type=json", "-p", '[{"op":"remove","path":"/metadata/finalizers"}]', user=op))
+    assert not k.exists("e5")
+
+
+def test_allowed_lists_come_from_the_configmap(installed: Installed, k: Kubectl) -> None:
+    """Editing the ConfigMap changes who may force, within seconds and without touching the policy."""
+    carol = installed.users.carol
+    forced = json.dumps(endpoint("probe", {FORCE: "true"}))
+
+    def carol_may_force() -> bool:
+        return k("create", "--dry-run=server", "-f", "-", input=forced, user=carol).returncode == 0
+
+    try:
+        installed.set_params(groups="inference-admins,team-a", users="")
+        _poll("carol's group team-a to be allowed", carol_may_force)
+        ok(k.create(endpoint("e5", {"force": "true"}), user=carol))
+
+        # Nobody in the lists: the message says so.
+        installed.set_params(groups="", users="")
+        _poll("carol to be refused again", lambda: not carol_may_force())
+        message = denial(
+            k.create(endpoint("e6", {"force": "true"}), user=installed.users.alice), installed.force_policy
+        )
+        assert "so only nobody (the allowed lists are empty) may set it" in message
+    finally:
+        installed.set_params(groups="inference-admins, system:masters", users=f" {installed.users.bob} , ")
+        _poll("the module's lists to be back", lambda: not carol_may_force())
+        _poll(
+            "bob to be allowed again",
+            lambda: k("create", "--dry-run=server", "-f", "-", input=forced, user=installed.users.bob).returncode == 0,
+        )
+
+
+def test_missing_configmap_fails_closed(installed: Installed, control_plane: ControlPlane, namespace: str) -> None:
+    """parameterNotFoundAction: Deny. Parameters are resolved before matchConditions, so without the
+    ConfigMap every CREATE and UPDATE is refused, the operator's too: the documented price of failing closed."""
+    cp = control_plane
+    label = f"{installed.run}-missing"
+    binding = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": f"{FORCE_POLICY}-{label}"},
+        "spec": {
+            "policyName": installed.force_policy,
+            "validationActions": ["Deny"],
+            "paramRef": {"name": "no-such-configmap", "namespace": namespace, "parameterNotFoundAction": "Deny"},
+            "matchResources": {"namespaceSelector": {"matchLabels": {RUN_LABEL: label}}},
+        },
+    }
+    k = Kubectl(cp, namespace)
+    ok(k.create(endpoint("e5")))
+    installed.grant(namespace)
+    cp.kubectl("create", "-f", "-", input=json.dumps(binding))
+    try:
+        cp.kubectl("label", "namespace", namespace, f"{RUN_LABEL}={label}")
+        op = installed.users.operator
+        add_finalizer = json.dumps({"metadata": {"finalizers": [FINALIZER]}})
+
+        def refused() -> bool:
+            result = k("patch", "iep", "e5", "--type=merge", "-p", add_finalizer, "--dry-run=server", user=op)
+            return "no params found for policy binding" in result.stderr
+
+        _poll("the binding without its ConfigMap to refuse the operator", refused)
+        result = k("patch", "iep", "e5", "--type=merge", "-p", add_finalizer, user=op)
+        assert result.returncode != 0
+        assert (
+            "failed to configure binding: no params found for policy binding with `Deny` parameterNotFoundAction"
+            in (result.stderr)
+        )
+    finally:
+        cp.kubectl(
+            "delete",
+            "validatingadmissionpolicybinding",
+            binding["metadata"]["name"],
+            "--ignore-not-found",
+            "--wait=false",
+            check=False,
+            timeout=30,
+        )
+
+
+# --------------------------------------------------------------------------------------------------------
+# Refusing a deletion while status.references lists pipelines or indexes
+
+
+def delete_message(namespace: str, name: str, used_by: str, inference_id: str | None = None) -> str:
+    return (
+        f"inference endpoint {inference_id or name} is used by {used_by} (status.references, from the operator's "
+        f"last check); remove them from Elasticsearch, or force the deletion first (they will point at a missing "
+        f"endpoint): kubectl annotate -n {namespace} inferenceendpoint {name} inference.es-operator.dev/force=true"
+    )
+
+
+@pytest.mark.parametrize(
+    ("pipelines", "indexes", "used_by"),
+    [
+        (
+            ["embed-docs", "embed-faq"],
+            ["docs"],
+            "ingest pipelines [embed-docs, embed-faq] and semantic_text indexes [docs]",
+        ),
+        (["embed-docs"], [], "ingest pipelines [embed-docs]"),
+        ([], ["docs", "faq"], "semantic_text indexes [docs, faq]"),
+    ],
+    ids=["both", "pipelines", "indexes"],
+)
+def test_delete_refused_while_referenced(
+    installed: Installed, k: Kubectl, pipelines: list[str], indexes: list[str], used_by: str
+) -> None:
+    carol = installed.users.carol
+    ok(k.create(endpoint("e5"), user=carol))
+    set_references(k.cp, k.namespace, "e5", pipelines, indexes)
+
+    message = denial(k("delete", "iep", "e5", user=carol), installed.delete_policy)
+    assert message == delete_message(k.namespace, "e5", used_by)
+    # The policy binds everybody, cluster admins included (they can remove the binding if they must).
+    denial(k("delete", "iep", "e5"), installed.delete_policy)
+    assert k.exists("e5")
+
+
+def test_delete_message_names_the_inference_id(installed: Installed, k: Kubectl) -> None:
+    manifest = endpoint("e5")
+    manifest["spec"]["inferenceId"] = "my-e5"
+    ok(k.create(manifest))
+    set_references(k.cp, k.namespace, "e5", indexes=["docs"])
+    message = denial(k("delete", "iep", "e5"), installed.delete_policy)
+    assert message == delete_message(k.namespace, "e5", "semantic_text indexes [docs]", inference_id="my-e5")
+
+
+def test_delete_allowed_without_references(installed: Installed, k: Kubectl) -> None:
+    carol = installed.users.carol
+    ok(k.create(endpoint("never-checked"), user=carol))  # no status at all
+    ok(k.create(endpoint("checked"), user=carol))
+    set_references(k.cp, k.namespace, "checked", [], [])
+    ok(k("delete", "iep", "never-checked", user=carol))
+    ok(k("delete", "iep", "checked", user=carol))
+    assert not k.exists("never-checked")
+    assert not k.exists("checked")
+
+
+@pytest.mark.parametrize("key", FORCE_KEYS)
+def test_delete_allowed_when_forced(installed: Installed, k: Kubectl, key: str) -> None:
+    carol = installed.users.carol
+    ok(k.create(endpoint("e5"), user=carol))
+    set_references(k.cp, k.namespace, "e5", ["embed-docs"], ["docs"])
+
+    ok(k.annotate("e5", f"{key}=false", user=carol))  # not "true": still refused
+    denial(k("delete", "iep", "e5", user=carol), installed.delete_policy)
+
+    ok(k.annotate("e5", f"{key}=true", user=installed.users.alice))
+    ok(k("delete", "iep", "e5", user=carol))
+    assert not k.exists("e5")
+
+
+def test_the_whole_story_with_both_policies(installed: Installed, k: Kubectl) -> None:
+    """As it happens with the operator: the first delete passes (no dry run has filled status yet) and waits on
+    the finalizer; the operator writes the references; a second delete (a user again, a retried Argo CD
+    prune) is refused at once with the reason; carol may not force; alice may; the operator finishes."""
+    u = installed.users
+    ok(k.create(endpoint("e5", finalizers=True), user=u.carol))
+    k.start_deletion("e5")
+    set_references(k.cp, k.namespace, "e5", ["embed-docs"], [])  # the operator's dry run
+
+    message = denial(k("delete", "iep", "e5", "--wait=false", user=u.carol), installed.delete_policy)
+    assert message == delete_message(k.namespace, "e5", "ingest pipelines [embed-docs]")
+    message = denial(k.annotate("e5", f"{FORCE}=true", user=u.carol), installed.force_policy)
+    assert message == force_message(installed, u.carol, k.namespace, "e5")
+
+    ok(k.annotate("e5", f"{FORCE}=true", user=u.alice))
+    ok(k("delete", "iep", "e5", "--wait=false", user=u.carol))  # forced: no longer refused
+    ok(k("patch", "iep", "e5", "--type=json", "-p", '[{"op":"remove","path":"/metadata/finalizers"}]', user=u.operator))
+    assert not k.exists("e5")
+
+
+def test_delete_of_several_refuses_only_the_referenced(installed: Installed, k: Kubectl) -> None:
+    """`kubectl delete iep --all` deletes one by one: the free ones go, the referenced one stays, with the
+    reason, and kubectl fails."""
+    for name in ("free", "used"):
+        ok(k.create(endpoint(name)))
+    set_references(k.cp, k.namespace, "used", ["embed-docs"])
+    result = k("delete", "iep", "--all", user=installed.users.carol)
+    assert denial(result, installed.delete_policy) == delete_message(
+        k.namespace, "used", "ingest pipelines [embed-docs]"
+    )
+    assert not k.exists("free")
+    assert k.exists("used")
