@@ -222,20 +222,22 @@ def blocked_message(inference_id: str, refs: References, resource: str) -> str:
 # --- Conflicts --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Claim:
-    """One resource's claim on an inference id. Ordered so that the oldest claim sorts first."""
+    """One resource's claim on an inference id."""
 
-    created: str  # RFC 3339 creationTimestamp: sorts chronologically as a string
+    created: str  # RFC 3339 creationTimestamp (whole seconds): sorts chronologically as a string
     uid: str
     namespace: str
     name: str
+    managed: bool = False  # it created or adopted the endpoint
 
 
 def claim_winner(claims: Sequence[Claim]) -> Claim:
-    """Of several resources claiming one inference id on one Elasticsearch, the oldest wins (then the
-    smallest uid), so that every one of them reaches the same verdict on its own."""
-    return min(claims)
+    """Of several resources claiming one inference id on one Elasticsearch, the one that already manages the
+    endpoint wins; otherwise the oldest, then the smallest uid (timestamps have whole seconds, so two resources
+    applied together tie). Every claimant reaches the same verdict on its own."""
+    return min(claims, key=lambda claim: (not claim.managed, claim.created, claim.uid))
 
 
 # --- Retries ----------------------------------------------------------------------------------------------

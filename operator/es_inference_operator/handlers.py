@@ -75,10 +75,10 @@ def blocked_deletions(**_: Any) -> int:
 
 @kopf.index(*RESOURCE)
 def claims(
-    name: str, namespace: str | None, spec: kopf.Spec, meta: kopf.Meta, uid: str, **_: Any
+    name: str, namespace: str | None, spec: kopf.Spec, meta: kopf.Meta, status: kopf.Status, uid: str, **_: Any
 ) -> dict[str, ClaimEntry]:
     """Who claims which inference id, so that two resources never fight over one endpoint."""
-    resource = _resource_from(name, str(namespace), uid, meta, spec, {})
+    resource = _resource_from(name, str(namespace), uid, meta, spec, status)
     return {inference_id_of(name, spec): ClaimEntry(resource.claim, resource.desired.connection_secret)}
 
 

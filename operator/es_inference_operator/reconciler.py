@@ -52,7 +52,7 @@ class Resource:
 
     @property
     def claim(self) -> Claim:
-        return Claim(created=self.created, uid=self.uid, namespace=self.namespace, name=self.name)
+        return Claim(created=self.created, uid=self.uid, namespace=self.namespace, name=self.name, managed=self.managed)
 
     @property
     def managed(self) -> bool:

@@ -3,6 +3,8 @@ through kubectl as a user does. Every test runs against an 8.x and a 9.x Elastic
 
 from __future__ import annotations
 
+import yaml
+
 from testbed.stack import wait_for
 
 from .conftest import Stack
@@ -176,6 +178,27 @@ def test_a_second_claim_on_the_same_id_gets_a_conflict_and_touches_nothing(stack
     kube.wait_gone("second")
     assert stack.endpoint("shared")["service_settings"]["num_allocations"] == 1  # type: ignore[index]
     assert not [r for r in stack.es.requests.snapshot() if r.method in ("PUT", "DELETE")]
+
+
+def test_two_claims_applied_together_agree_on_one_owner(stack: Stack, kube: Kube) -> None:
+    """Applied in one go (the same creation second): exactly one manages the endpoint, the other reports the
+    conflict, whatever order the operator sees them in."""
+    both = [endpoint_manifest(name, inferenceId="shared") for name in ("one", "two")]
+    kube.apply(yaml.safe_dump_all(both))
+
+    def settled() -> tuple[str, str] | None:
+        ready = {name for name in ("one", "two") if (kube.condition(name, "Ready") or {}).get("status") == "True"}
+        conflicted = {
+            name for name in ("one", "two") if (kube.condition(name, "Conflict") or {}).get("status") == "True"
+        }
+        if len(ready) == 1 and len(conflicted) == 1 and ready != conflicted:
+            return ready.pop(), conflicted.pop()
+        return None
+
+    owner, other = wait_for("one owner and one conflict", settled, timeout=30)
+    assert kube.get(owner)["status"]["managed"] is True
+    assert not kube.get(other)["status"].get("managed")
+    assert f"{kube.namespace}/{owner}" in kube.condition(other, "Conflict")["message"]  # type: ignore[index]
 
 
 def test_nothing_is_written_when_nothing_changed(stack: Stack, kube: Kube) -> None:

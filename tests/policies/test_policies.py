@@ -143,7 +143,10 @@ class Installed:
                 user=self.users.carol,
                 check=False,
             )
-            return f"ValidatingAdmissionPolicy '{self.force_policy}'" in result.stderr
+            # The policy's own message, not a transient configuration error ("paramKind ... not yet synced").
+            return (
+                f"ValidatingAdmissionPolicy '{self.force_policy}'" in result.stderr and "may not set" in result.stderr
+            )
 
         _poll(f"the force guard to refuse {self.users.carol} in {namespace}", refused)
 
@@ -152,7 +155,9 @@ class Installed:
 
         def refused() -> bool:
             result = self.cp.kubectl("-n", namespace, "delete", "iep", name, "--dry-run=server", check=False)
-            return f"ValidatingAdmissionPolicy '{self.delete_policy}'" in result.stderr
+            return (
+                f"ValidatingAdmissionPolicy '{self.delete_policy}'" in result.stderr and "is used by" in result.stderr
+            )
 
         _poll(f"the delete guard to refuse deleting {namespace}/{name}", refused)
 

@@ -169,12 +169,15 @@ def test_blocked_message_names_what_and_how_to_force() -> None:
     assert "kubectl annotate -n ns inferenceendpoint/e5 inference.es-operator.dev/force=true" in message
 
 
-def test_claim_winner_is_the_oldest_then_smallest_uid() -> None:
+def test_claim_winner_is_the_managing_one_then_the_oldest_then_smallest_uid() -> None:
     a = Claim("2026-01-01T00:00:00Z", "uid-b", "ns1", "a")
     b = Claim("2026-01-02T00:00:00Z", "uid-a", "ns2", "b")
     c = Claim("2026-01-01T00:00:00Z", "uid-a", "ns3", "c")
     assert claim_winner([a, b]) == a
     assert claim_winner([b, a, c]) == c
+    # Applied in the same second: the one that already manages the endpoint keeps it, whatever the uids say.
+    managing = Claim("2026-01-01T00:00:00Z", "uid-z", "ns1", "first", managed=True)
+    assert claim_winner([managing, c]) == managing
 
 
 @pytest.mark.parametrize(

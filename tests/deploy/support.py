@@ -1,0 +1,155 @@
+"""Helpers for the deployment tests: the README's install section, kustomize renders, a ServiceAccount's
+kubeconfig, and RBAC rules as sets of (apiGroup, resource, subresource, verb)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from testbed.controlplane import REPO_ROOT, ControlPlane
+
+README = REPO_ROOT / "README.md"
+MANIFESTS = REPO_ROOT / "manifests"
+INSTALL_START = "<!-- install:start -->"
+INSTALL_END = "<!-- install:end -->"
+
+NAMESPACE = "es-inference-operator"
+SERVICE_ACCOUNT = "es-inference-operator"
+SA_USER = f"system:serviceaccount:{NAMESPACE}:{SERVICE_ACCOUNT}"
+CONNECTION_SECRET = "elasticsearch-connection"
+
+# (apiGroup, resource, subresource, verb); "" is the core group, or no subresource.
+Permission = tuple[str, str, str, str]
+
+
+# --- the README ------------------------------------------------------------------------------------------
+
+
+def install_section() -> str:
+    text = README.read_text()
+    assert text.count(INSTALL_START) == 1 and text.count(INSTALL_END) == 1, "README: the install markers, once each"
+    start, end = text.index(INSTALL_START), text.index(INSTALL_END)
+    assert start < end
+    return text[start + len(INSTALL_START) : end]
+
+
+def shell_commands(markdown: str) -> list[str]:
+    """The commands of the ```sh blocks, in order: continuation lines joined, comments and blanks dropped."""
+    commands: list[str] = []
+    for block in re.findall(r"^```(?:sh|bash|shell)\n(.*?)^```", markdown, flags=re.S | re.M):
+        pending = ""
+        for line in block.splitlines():
+            stripped = line.strip()
+            if not pending and (not stripped or stripped.startswith("#")):
+                continue
+            if stripped.endswith("\\"):
+                pending += stripped[:-1] + " "
+                continue
+            commands.append(" ".join((pending + stripped).split()))
+            pending = ""
+    return commands
+
+
+def readme_command(predicate_text: str) -> str:
+    """The one command of the install section that contains `predicate_text`."""
+    found = [c for c in shell_commands(install_section()) if predicate_text in c]
+    assert len(found) == 1, f"README install section: expected one command with {predicate_text!r}, got {found}"
+    return found[0]
+
+
+def install_command() -> str:
+    """The install section's first command: the one command that installs everything."""
+    commands = shell_commands(install_section())
+    assert commands, "README install section: no ```sh block"
+    first = commands[0]
+    words = shlex.split(first)
+    assert words[:2] == ["kubectl", "apply"] and "--server-side" in words and "-k" in words, first
+    return first
+
+
+def run_shell(
+    cp: ControlPlane, command: str, *, env: Mapping[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run a README command as a user types it, from the repository root, with the built kubectl first on
+    PATH and the admin kubeconfig."""
+    result = subprocess.run(
+        ["bash", "-c", command],
+        cwd=REPO_ROOT,
+        env={**cp.env(), **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert result.returncode == 0, f"{command}\nexit {result.returncode}\n{result.stderr}{result.stdout}"
+    return result
+
+
+# --- manifests ---------------------------------------------------------------------------------------------
+
+
+def render(cp: ControlPlane, folder: str) -> list[dict[str, Any]]:
+    """`kubectl kustomize manifests/<folder>` with the built kubectl, parsed."""
+    out = cp.kubectl("kustomize", str(MANIFESTS / folder)).stdout
+    return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+def find(docs: Iterable[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
+    matches = [d for d in docs if d["kind"] == kind and (name is None or d["metadata"]["name"] == name)]
+    assert len(matches) == 1, f"expected one {kind} {name or ''}, found {len(matches)}"
+    return matches[0]
+
+
+def granted(cluster_role: Mapping[str, Any]) -> set[Permission]:
+    """A ClusterRole's rules, expanded (no wildcards or resourceNames expected in ours)."""
+    result: set[Permission] = set()
+    for rule in cluster_role["rules"]:
+        assert "resourceNames" not in rule and "nonResourceURLs" not in rule, rule
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                base, _, sub = resource.partition("/")
+                for verb in rule["verbs"]:
+                    assert "*" not in (group, base, sub, verb), rule
+                    result.add((group, base, sub, verb))
+    return result
+
+
+# --- a ServiceAccount's identity ---------------------------------------------------------------------------
+
+
+def service_account_kubeconfig(cp: ControlPlane, path: Path, *, duration: str = "30m") -> Path:
+    """Mint a token for the operator's ServiceAccount (TokenRequest) and write a kubeconfig that uses it."""
+    token = cp.kubectl("create", "token", SERVICE_ACCOUNT, "-n", NAMESPACE, f"--duration={duration}").stdout.strip()
+    assert token.count(".") == 2, "expected a JWT"
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "testbed", "cluster": {"server": cp.server, "certificate-authority": str(cp.ca_path)}}],
+        "users": [{"name": SERVICE_ACCOUNT, "user": {"token": token}}],
+        "contexts": [{"name": "operator", "context": {"cluster": "testbed", "user": SERVICE_ACCOUNT}}],
+        "current-context": "operator",
+    }
+    path.write_text(json.dumps(config))
+    path.chmod(0o600)
+    return path
+
+
+def kubectl_as(cp: ControlPlane, kubeconfig: Path, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    """The built kubectl with another kubeconfig; never raises on a non-zero exit."""
+    env = cp.env()
+    env.pop("KUBECONFIG", None)
+    return subprocess.run(
+        [str(cp.kubectl_path), f"--kubeconfig={kubeconfig}", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
