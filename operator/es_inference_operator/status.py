@@ -72,7 +72,7 @@ def conflict(inference_id: str, winner: str) -> StatusUpdate:
     update = not_ready("Conflict", message, retrying=False)
     return StatusUpdate(
         conditions=(*update.conditions, Condition(contract.CONFLICT, TRUE, "InferenceIdClaimed", message)),
-        # Two operators' workers may both have adopted it in a race: the loser lets go for good.
+        # Two resources applied together may both have adopted it in a race: the loser lets go for good.
         fields={"inferenceId": inference_id, "managed": False},
     )
 
