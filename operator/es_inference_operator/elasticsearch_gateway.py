@@ -105,7 +105,7 @@ def translate(err: Exception) -> ElasticsearchError:
         return Rejected(reason, status=status, error_type=error_type)
     if isinstance(err, elastic_transport.TransportError):
         # ConnectionError, ConnectionTimeout, TLS failures: say what, never how deep.
-        return Unavailable(f"Elasticsearch is unreachable: {err.message}")
+        return Unavailable(f"unreachable ({err.message})")
     raise err
 
 
@@ -147,6 +147,7 @@ class ElasticsearchGateway:
             return await make_call()
         except (exceptions.ApiError, elastic_transport.TransportError) as err:
             translated = translate(err)
+            translated.where = f"Elasticsearch at {self.connection.url} ({self.connection.source})"
             if translated.error_type == "media_type_header_exception":
                 self._capabilities = None  # the server changed under us: learn its version again
             metrics.ES_ERRORS.labels(operation, translated.kind).inc()

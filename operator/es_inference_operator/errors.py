@@ -14,6 +14,11 @@ class ElasticsearchError(Exception):
         self.reason = reason
         self.status = status
         self.error_type = error_type
+        self.where = "Elasticsearch"  # which one: the gateway names its URL and where the connection came from
+
+    @property
+    def explained(self) -> str:
+        return f"{self.where}: {self.reason}"
 
 
 class Unavailable(ElasticsearchError):

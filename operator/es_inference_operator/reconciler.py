@@ -169,7 +169,7 @@ class Reconciler:
             return Result(status.not_ready("ElasticsearchRejected", message, retrying=False))
         except ElasticsearchError as err:
             reason = "ElasticsearchAuthFailed" if err.kind == "auth" else "ElasticsearchUnavailable"
-            message = f"{err.reason} (retrying)"
+            message = f"{err.explained} (retrying)"
             return Result(
                 status.not_ready(reason, message, retrying=True, keep_ready=was_ready),
                 retry_in=self._backoff(attempt, err),
@@ -269,6 +269,11 @@ class Reconciler:
 
         # CREATE, UPDATE, ADOPT and IN_LINE end here: the endpoint is in line.
         fields.update({"managed": True, "secretVersions": dict(secret_versions)})
+        # What uses the endpoint now (a dry run deletes nothing): status.references stays current outside
+        # deletions too, so that an admission policy can refuse `kubectl delete` at once while it is in use.
+        refs = await gateway.dry_run_delete(desired.task_type, desired.inference_id)
+        if refs is not None:
+            fields["references"] = refs.as_status()
         # The same words every time: a status that does not change is not written again.
         message = f"inference endpoint {desired.inference_id} exists in Elasticsearch and matches the spec"
         return Result(status.ready(message, fields=fields), events=tuple(events))
@@ -344,7 +349,7 @@ class Reconciler:
             reason = {"auth": "ElasticsearchAuthFailed", "rejected": "ElasticsearchRejected"}.get(
                 err.kind, "ElasticsearchUnavailable"
             )
-            message = f"the endpoint is kept and the deletion retried: {err.reason}"
+            message = f"the endpoint is kept and the deletion retried: {err.explained}"
             return Result(status.deletion_waiting(reason, message), retry_in=self._backoff(attempt, err), done=False)
 
     async def _identical_exists(self, gateway: ElasticsearchGateway, desired: DesiredEndpoint) -> bool:

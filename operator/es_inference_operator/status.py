@@ -77,27 +77,36 @@ def conflict(inference_id: str, winner: str) -> StatusUpdate:
     )
 
 
+def _deletion(reason: str, message: str, *, blocked: bool, synced: bool) -> tuple[Condition, ...]:
+    """A resource being deleted is not Ready (its generation moved on; `kubectl wait --for=condition=Ready` must
+    not pass), and is Reconciling until its finalizer goes."""
+    conditions = [
+        Condition(contract.DELETION_BLOCKED, TRUE if blocked else FALSE, reason, message),
+        Condition(contract.READY, FALSE, reason, message),
+        Condition(contract.RECONCILING, TRUE, reason, message),
+        Condition(contract.STALLED, FALSE, reason, message),
+    ]
+    if not synced:
+        conditions.append(Condition(contract.SYNCED, FALSE, reason, message))
+    return tuple(conditions)
+
+
 def deletion_blocked(refs: References | None, message: str) -> StatusUpdate:
     """`refs` None: Elasticsearch's 409 said the endpoint is in use, without the list; keep the last one."""
     return StatusUpdate(
-        conditions=(Condition(contract.DELETION_BLOCKED, TRUE, "InUse", message),),
+        conditions=_deletion("InUse", message, blocked=True, synced=True),
         fields={"references": refs.as_status()} if refs is not None else {},
     )
 
 
 def deletion_waiting(reason: str, message: str) -> StatusUpdate:
     """A deletion that waits for something other than references (Elasticsearch down, refused, ...)."""
-    return StatusUpdate(
-        conditions=(
-            Condition(contract.DELETION_BLOCKED, FALSE, reason, message),
-            Condition(contract.SYNCED, FALSE, reason, message),
-        )
-    )
+    return StatusUpdate(conditions=_deletion(reason, message, blocked=False, synced=False))
 
 
 def deleting(message: str, refs: References | None = None) -> StatusUpdate:
     return StatusUpdate(
-        conditions=(Condition(contract.DELETION_BLOCKED, FALSE, "Deleting", message),),
+        conditions=_deletion("Deleting", message, blocked=False, synced=True),
         fields={"references": refs.as_status()} if refs is not None else {},
     )
 
@@ -140,7 +149,10 @@ def write_status(body: kopf.Body, patch: kopf.Patch, update: StatusUpdate) -> No
         if (before or {}).get("status") == cond.status:
             continue
         event_type = _EVENTS.get((cond.type, cond.status))
-        # A first Ready=False while creating is the normal start, not news.
+        # A first Ready=False while creating is the normal start, and a resource being deleted is not Ready by
+        # definition: neither is news.
+        if cond.type == contract.READY and body.get("metadata", {}).get("deletionTimestamp"):
+            continue
         if event_type and not (
             before is None and cond.type == contract.READY and cond.status == FALSE and cond.reason == "Creating"
         ):

@@ -7,6 +7,8 @@ import time
 
 import pytest
 
+from testbed.stack import wait_for
+
 from .conftest import Stack
 from .support import Kube, endpoint_manifest, pipeline_using, secret
 
@@ -22,15 +24,22 @@ def es_calls(stack: Stack, method: str = "DELETE") -> list[tuple[str, dict[str, 
     return [(r.path, dict(r.query)) for r in stack.es.requests.snapshot() if r.method == method]
 
 
+def deletes(stack: Stack) -> list[tuple[str, dict[str, str]]]:
+    """The DELETE calls that delete (the periodic resync also sends dry runs)."""
+    return [(path, query) for path, query in es_calls(stack) if query.get("dry_run") != "true"]
+
+
 def test_an_unreferenced_endpoint_is_deleted_after_a_dry_run(stack: Stack, kube: Kube) -> None:
     ready_endpoint(kube)
     stack.es.requests.clear()
     kube.run("delete", "iep", "e5", "--wait=false")
     kube.wait_gone("e5")
     assert stack.endpoint("e5") is None
-    deletes = es_calls(stack)
-    assert deletes[0] == ("/_inference/text_embedding/e5", {"dry_run": "true"})
-    assert deletes[-1] == ("/_inference/text_embedding/e5", {})  # no force: ES's own 409 guards the race
+    calls = es_calls(stack)
+    assert calls[-2:] == [
+        ("/_inference/text_embedding/e5", {"dry_run": "true"}),
+        ("/_inference/text_embedding/e5", {}),  # no force: Elasticsearch's own 409 guards the race
+    ]
 
 
 def test_a_referenced_endpoint_blocks_then_goes_once_the_pipeline_is_gone(stack: Stack, kube: Kube) -> None:
@@ -82,7 +91,7 @@ def test_a_force_annotation_set_before_the_delete_skips_the_dry_run(stack: Stack
     stack.es.requests.clear()
     kube.run("delete", "iep", "e5", "--wait=false")
     kube.wait_gone("e5")
-    assert es_calls(stack) == [("/_inference/text_embedding/e5", {"force": "true"})]
+    assert deletes(stack) == [("/_inference/text_embedding/e5", {"force": "true"})]
 
 
 @pytest.mark.parametrize("value", ["false", "yes", "True"])
@@ -93,6 +102,25 @@ def test_any_other_annotation_value_does_not_force(stack: Stack, kube: Kube, val
     kube.run("delete", "iep", "e5", "--wait=false")
     kube.wait_condition("e5", "DeletionBlocked")
     assert stack.endpoint("e5") is not None
+
+
+def test_references_show_in_status_before_any_deletion(stack: Stack, kube: Kube) -> None:
+    """The resync's dry run keeps status.references current, so that an admission policy can refuse a
+    delete at once (policies/refuse-delete-while-referenced)."""
+    ready_endpoint(kube)
+    stack.es_call("PUT", "/_ingest/pipeline/embed-docs", pipeline_using("e5"))
+    wait_for(
+        "the pipeline in status.references",
+        lambda: kube.get("e5")["status"].get("references", {}).get("pipelines") == ["embed-docs"],
+        timeout=20,
+    )
+    stack.es_call("DELETE", "/_ingest/pipeline/embed-docs")
+    wait_for(
+        "the pipeline gone from status.references",
+        lambda: kube.get("e5")["status"]["references"]["pipelines"] == [],
+        timeout=20,
+    )
+    assert kube.condition("e5", "Ready")["status"] == "True"  # type: ignore[index]
 
 
 def test_a_semantic_text_index_blocks_the_deletion(stack: Stack, kube: Kube) -> None:
@@ -113,7 +141,7 @@ def test_orphan_policy_leaves_the_endpoint(stack: Stack, kube: Kube) -> None:
     kube.run("delete", "iep", "e5", "--wait=false")
     kube.wait_gone("e5")
     assert stack.endpoint("e5") is not None
-    assert es_calls(stack) == []
+    assert deletes(stack) == []
 
 
 def test_a_namespace_annotation_sets_the_default_policy(stack: Stack, kube: Kube) -> None:

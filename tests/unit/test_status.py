@@ -27,11 +27,16 @@ def test_merge_keeps_transition_time_when_status_is_unchanged() -> None:
     assert flipped[0]["lastTransitionTime"] == "t1"
 
 
-def body(conditions: list[dict[str, Any]] | None = None, generation: int = 1, **fields: Any) -> kopf.Body:
+def body(
+    conditions: list[dict[str, Any]] | None = None, generation: int = 1, deleting: bool = False, **fields: Any
+) -> kopf.Body:
+    metadata: dict[str, Any] = {"name": "n", "namespace": "ns", "uid": "u", "generation": generation}
+    if deleting:
+        metadata["deletionTimestamp"] = "2026-11-27T00:00:00Z"
     raw = {
         "apiVersion": "inference.es-operator.dev/v1alpha1",
         "kind": "InferenceEndpoint",
-        "metadata": {"name": "n", "namespace": "ns", "uid": "u", "generation": generation},
+        "metadata": metadata,
         "status": {"conditions": conditions or [], **fields},
     }
     return kopf.Body(raw)
@@ -63,11 +68,13 @@ def test_nothing_is_written_when_nothing_changed(events: list[tuple[str, str]]) 
 def test_a_blocked_deletion_posts_one_warning(events: list[tuple[str, str]]) -> None:
     update = status.deletion_blocked(References(("p",), ()), "blocked")
     patch = kopf.Patch()
-    status.write_status(body(), patch, update)
+    status.write_status(body(deleting=True), patch, update)
     assert patch.status["references"] == {"pipelines": ["p"], "indexes": []}
     again = kopf.Patch()
     status.write_status(
-        body(patch.status["conditions"], references=patch.status["references"], observedGeneration=1), again, update
+        body(patch.status["conditions"], deleting=True, references=patch.status["references"], observedGeneration=1),
+        again,
+        update,
     )
     assert not again
     assert events == [("Warning", "InUse")]
