@@ -59,6 +59,7 @@ rules:
     users: ["{SA_USER}"]
   - level: None
 """
+FORBIDDEN = re.compile(r"forbidden|(?<![\w.=:/-])403(?![\w.:/-])", re.IGNORECASE)
 # Discovery, which every authenticated identity may read (the bootstrap ClusterRole system:discovery).
 DISCOVERY = re.compile(r"^/(api|apis)(/[^/?]+){0,2}/?(\?.*)?$|^/version/?$")
 
@@ -205,13 +206,25 @@ def test_the_operator_runs_on_exactly_the_granted_rbac(
         operator.stop()  # also ends its watches, so that the audit log has them complete
         log = operator.log_text()
 
-    print(f"operator peak RSS: {peak_rss_mib:.0f} MiB")
-    # No refusal anywhere in the operator's log (JSON lines: kopf's and the Kubernetes client's errors).
-    forbidden = [line for line in log.splitlines() if re.search(r"forbidden|\b403\b", line, re.IGNORECASE)]
+    resources = container["resources"]
+    limit = resources["limits"]["memory"]
+    print(
+        f"operator peak RSS {peak_rss_mib:.0f} MiB; Deployment request {resources['requests']['memory']}, limit {limit}"
+    )
+    assert limit.endswith("Mi") and peak_rss_mib < int(limit[:-2])
+    # No refusal anywhere in the operator's log: kopf's APIForbiddenError, the Kubernetes client's "(403)
+    # Reason: Forbidden", an Elasticsearch 403 (not a resourceVersion=403, a timestamp or a uid).
+    forbidden = [line for line in log.splitlines() if FORBIDDEN.search(line)]
     assert not forbidden, "\n".join(forbidden[:10])
 
-    used, paths, refused = used_permissions(audited.events())
+    events = audited.events()
+    used, paths, refused = used_permissions(events)
     assert not refused, refused
+    # It listed and watched across all namespaces, as deployed (not namespace by namespace).
+    reads = [
+        e for e in events if e.get("objectRef", {}).get("resource") == "inferenceendpoints" and e["verb"] != "patch"
+    ]
+    assert reads and all("namespace" not in e["objectRef"] for e in reads)
     rules = granted(find(base, "ClusterRole"))
     assert used - rules == set(), "calls the API server allowed only through another rule"
     assert rules - used == set(), "granted but never used by these flows"
