@@ -48,14 +48,24 @@ class KubeReader:
         try:
             secret = await asyncio.to_thread(self._core.read_namespaced_secret, name, namespace)
         except ApiException as err:
-            if err.status == 404:
-                raise ConfigurationError(f"Secret {namespace}/{name} not found") from None
-            raise
+            raise _explained(err, f"Secret {namespace}/{name}", "get secrets") from None
         data = {k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()}
         return SecretData(
             name=name, resource_version=str(secret.metadata.resource_version) if secret.metadata else "", data=data
         )
 
     async def namespace_annotations(self, namespace: str) -> dict[str, str]:
-        ns = await asyncio.to_thread(self._core.read_namespace, namespace)
+        try:
+            ns = await asyncio.to_thread(self._core.read_namespace, namespace)
+        except ApiException as err:
+            raise _explained(err, f"namespace {namespace}", "get namespaces") from None
         return dict((ns.metadata.annotations if ns.metadata else None) or {})
+
+
+def _explained(err: ApiException, what: str, permission: str) -> ConfigurationError:
+    """A failed read as a status message a person can act on (the handlers retry it with backoff)."""
+    if err.status == 404:
+        return ConfigurationError(f"{what} not found")
+    if err.status == 403:
+        return ConfigurationError(f"the operator may not read {what}: its RBAC lacks {permission}")
+    return ConfigurationError(f"reading {what} failed: {err.status} {err.reason}")

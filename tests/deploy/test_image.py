@@ -160,7 +160,14 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_dockerignore_keeps_the_repository_out_of_the_context() -> None:
     patterns = dockerignore()
-    for path in (".git", ".venv", "tests/e2e/support.py", "testbed/controlplane.py", "manifests/base/rbac.yaml"):
+    for path in (
+        ".git",
+        ".venv",
+        "tests/e2e/support.py",
+        "testbed/controlplane.py",
+        "manifests/base/rbac.yaml",
+        "emulator/es_emulator/app.py",
+    ):
         assert ignored(path, patterns), path
     for path in ("pyproject.toml", "README.md", "operator/es_inference_operator/handlers.py"):
         assert not ignored(path, patterns), path
@@ -170,9 +177,12 @@ def test_dockerignore_keeps_the_repository_out_of_the_context() -> None:
 def test_the_wheel_carries_the_operator_and_its_console_script(wheel: Path, tmp_path: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
-        entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
-        assert f"{CONSOLE_SCRIPT} = es_inference_operator.__main__:main" in archive.read(entry_points).decode()
+        entry_points = archive.read(next(n for n in names if n.endswith(".dist-info/entry_points.txt"))).decode()
+    assert f"{CONSOLE_SCRIPT} = es_inference_operator.__main__:main" in entry_points
     assert "es_inference_operator/handlers.py" in names
+    # The emulator is a test tool, a distribution of its own: not in the operator's wheel or image.
+    assert not [n for n in names if n.startswith("es_emulator")]
+    assert "es-emulator" not in entry_points
 
     # The packaged code (not the source tree) runs: unpacked beside the test environment's dependencies.
     subprocess.run(
