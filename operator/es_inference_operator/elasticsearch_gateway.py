@@ -105,7 +105,8 @@ def translate(err: Exception) -> ElasticsearchError:
         return Rejected(reason, status=status, error_type=error_type)
     if isinstance(err, elastic_transport.TransportError):
         # ConnectionError, ConnectionTimeout, TLS failures: say what, never how deep.
-        return Unavailable(f"unreachable ({err.message})")
+        # aiohttp's " ssl:default" says nothing to a person reading a status.
+        return Unavailable(f"unreachable ({re.sub(r' ssl:[^ ]+', '', str(err.message))})")
     raise err
 
 

@@ -239,8 +239,8 @@ class Reconciler:
                 status.not_ready(
                     "ConfigurationMismatch",
                     f"inference endpoint {desired.inference_id} already exists in Elasticsearch with another "
-                    f"configuration ({plan.diff.describe()} differ); it was not created by this resource and is "
-                    f"left untouched. Delete it in Elasticsearch, or use another inferenceId",
+                    f"configuration (it differs in {plan.diff.describe()}); it was not created by this resource "
+                    f"and is left untouched. Delete it in Elasticsearch, or use another inferenceId",
                     retrying=False,
                     fields={"inferenceId": desired.inference_id},
                 )
@@ -249,8 +249,8 @@ class Reconciler:
             return Result(
                 status.not_ready(
                     "NeedsRecreate",
-                    f"{plan.diff.describe()} of inference endpoint {desired.inference_id} differ from the spec and "
-                    f"Elasticsearch cannot change them in place; create a new resource (another inferenceId) "
+                    f"inference endpoint {desired.inference_id} differs from the spec in {plan.diff.describe()}, "
+                    f"which Elasticsearch cannot change in place; create a new resource (another inferenceId) "
                     f"for the new configuration",
                     retrying=False,
                     fields={**fields, "managed": True},
@@ -260,8 +260,9 @@ class Reconciler:
             return Result(
                 status.not_ready(
                     "UpdateNotSupported",
-                    f"{plan.diff.describe() or 'secrets'} of inference endpoint {desired.inference_id} differ from "
-                    f"the spec, and Elasticsearch {fields['elasticsearchVersion']} cannot update them in place",
+                    f"inference endpoint {desired.inference_id} differs from the spec in "
+                    f"{plan.diff.describe() or 'its secrets'}, which Elasticsearch "
+                    f"{fields['elasticsearchVersion']} cannot update in place",
                     retrying=False,
                     fields={**fields, "managed": True},
                 )
