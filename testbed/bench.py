@@ -21,10 +21,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
-from es_emulator import EmulatorServer, User
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
+from es_emulator import EmulatorServer, User
 from testbed.controlplane import ControlPlane
 from testbed.stack import OperatorProcess, es_request, operator_env, repo_root
 

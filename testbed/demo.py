@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 from elasticsearch import Elasticsearch
-from es_emulator import EmulatorServer, User
 
+from es_emulator import EmulatorServer, User
 from testbed.controlplane import ControlPlane
 from testbed.stack import OperatorProcess, operator_env, repo_root, wait_for
 

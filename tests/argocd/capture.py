@@ -36,8 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from es_emulator import EmulatorServer, User
 
+from es_emulator import EmulatorServer, User
 from testbed.controlplane import ControlPlane
 from testbed.stack import OperatorProcess, es_request, operator_env, wait_for
 from tests.e2e.support import Kube, endpoint_manifest, pipeline_using, secret

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 import yaml
-from es_inference_operator.config import OperatorConfig
 
+from es_inference_operator.config import OperatorConfig
 from testbed.controlplane import REPO_ROOT, ControlPlane
 
 from .support import (

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
+
 from es_emulator import ApiKey, EmulatorServer, Role, User
 
 # One version per profile (reference §0); ALL covers every profile.

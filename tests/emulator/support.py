@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from elasticsearch import Elasticsearch
+
 from es_emulator import EmulatorServer
 
 ELASTIC = ("elastic", "changeme")

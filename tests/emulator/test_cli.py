@@ -16,6 +16,7 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
+
 from es_emulator.__main__ import main
 
 

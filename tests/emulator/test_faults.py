@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pytest
 from elasticsearch import ApiError
 from elasticsearch import ConnectionError as EsConnectionError
+
 from es_emulator import EmulatorServer
 
 from .conftest import V91, Factory

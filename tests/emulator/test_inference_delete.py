@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from elasticsearch import ConflictError
+
 from es_emulator import EmulatorServer
 
 from .conftest import ALL, V90, V91, V95, V815, V816, V817, V818, V819, Factory

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from es_emulator import EmulatorServer
 
 from .conftest import V91, V95, V815, V816, V817, Factory

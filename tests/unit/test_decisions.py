@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from es_inference_operator.decisions import (
     Capabilities,
     Claim,

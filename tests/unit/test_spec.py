@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from es_inference_operator.spec import desired_endpoint, effective_deletion_policy, is_forced
 
 

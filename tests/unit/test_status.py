@@ -4,6 +4,7 @@ from typing import Any
 
 import kopf
 import pytest
+
 from es_inference_operator import status
 from es_inference_operator.conditions import Condition, merge_conditions
 from es_inference_operator.decisions import References
