@@ -30,7 +30,8 @@ class StoryBroken(Exception):
 
 
 def say(text: str) -> None:
-    print(f"\n\033[1m==> {text}\033[0m", flush=True)
+    bold, plain = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("", "")
+    print(f"\n{bold}==> {text}{plain}", flush=True)
 
 
 def kubectl(cp: ControlPlane, *args: str, show: bool = True) -> str:
