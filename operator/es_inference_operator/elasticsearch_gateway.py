@@ -232,17 +232,21 @@ class ElasticsearchGateway:
 
 
 class GatewayPool:
-    """One gateway per distinct connection, kept for reuse (connection pooling, the negotiated version)."""
+    """One gateway per connection source, kept for reuse (connection pooling, the negotiated version). When a
+    source's URL or credentials change (a rotated Secret), its old gateway is closed and replaced."""
 
     def __init__(self, request_timeout: float = 10.0) -> None:
-        self._gateways: dict[str, ElasticsearchGateway] = {}
+        self._gateways: dict[str, ElasticsearchGateway] = {}  # by Connection.source
         self._request_timeout = request_timeout
 
-    def get(self, connection: Connection) -> ElasticsearchGateway:
-        gateway = self._gateways.get(connection.cache_key)
-        if gateway is None:
-            gateway = ElasticsearchGateway(connection, request_timeout=self._request_timeout)
-            self._gateways[connection.cache_key] = gateway
+    async def get(self, connection: Connection) -> ElasticsearchGateway:
+        gateway = self._gateways.get(connection.source)
+        if gateway is not None and gateway.connection.cache_key == connection.cache_key:
+            return gateway
+        if gateway is not None:
+            await gateway.close()
+        gateway = ElasticsearchGateway(connection, request_timeout=self._request_timeout)
+        self._gateways[connection.source] = gateway
         return gateway
 
     async def close(self) -> None:

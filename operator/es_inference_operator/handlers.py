@@ -173,7 +173,7 @@ async def delete(body: kopf.Body, patch: kopf.Patch, retry: int, **kwargs: Any) 
 
 @kopf.on.field(*RESOURCE, id="force", field=("metadata", "annotations", contract.FORCE_ANNOTATION))
 @kopf.on.field(*RESOURCE, id="force-bare", field=("metadata", "annotations", contract.FORCE_ANNOTATION_BARE))
-def wake_blocked_deletion(body: kopf.Body, meta: kopf.Meta, patch: kopf.Patch, **_: Any) -> None:
+async def wake_blocked_deletion(body: kopf.Body, meta: kopf.Meta, patch: kopf.Patch, **_: Any) -> None:
     """Kopf does not wake a delayed handler on a new event: a blocked deletion sleeps until its next re-check.
     When the force annotation arrives during a deletion, drop the delete handler's progress record, so that
     kopf sees it as new and runs it at once (kopf-notes §1.5; tests/e2e guard this across kopf upgrades)."""

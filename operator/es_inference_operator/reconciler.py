@@ -13,7 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import status
+from . import contract, status
+from .conditions import is_true
 from .config import OperatorConfig
 from .decisions import (
     Claim,
@@ -149,7 +150,7 @@ class Reconciler:
 
     async def reconcile(self, resource: Resource, claims: Iterable[ClaimEntry], attempt: int = 0) -> Result:
         desired = resource.desired
-        was_ready = resource.status.get("observedGeneration") is not None and resource.managed
+        was_ready = is_true(resource.status.get("conditions") or [], contract.READY)
         try:
             connection = await self.connection_for(resource.namespace, desired.connection_secret)
             winner = await self.competing_claim(resource, connection, claims)
@@ -157,7 +158,7 @@ class Reconciler:
                 # Never touch the endpoint. The periodic resync looks again, in case the winner goes away.
                 return Result(status.conflict(desired.inference_id, f"{winner.namespace}/{winner.name}"))
             secret_values, secret_versions = await self.secret_values(resource.namespace, desired)
-            gateway = self.pool.get(connection)
+            gateway = await self.pool.get(connection)
             return await self._converge(resource, desired, gateway, secret_values, secret_versions)
         except ConfigurationError as err:
             return Result(
@@ -293,7 +294,7 @@ class Reconciler:
                 return Result(status.deleting("deletionPolicy is Orphan: the endpoint stays"))
             connection = await self.connection_for(resource.namespace, desired.connection_secret)
             claimed_by_other = await self.competing_claim(resource, connection, claims) is not None
-            gateway = self.pool.get(connection)
+            gateway = await self.pool.get(connection)
             managed = resource.managed or (
                 # Created, but the status saying so was never written (the operator stopped in between):
                 # an endpoint identical to the spec is ours.
