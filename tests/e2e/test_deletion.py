@@ -176,6 +176,7 @@ def test_server_errors_are_retried_not_given_up(stack: Stack, kube: Kube, status
     kube.run("delete", "iep", "e5", "--wait=false")
     kube.wait_gone("e5", timeout=30)
     assert stack.endpoint("e5") is None
+    assert 'es_inference_operator_elasticsearch_errors_total{kind="unavailable"' in stack.metrics()
 
 
 def test_dropped_connections_are_retried(stack: Stack, kube: Kube) -> None:
@@ -208,6 +209,8 @@ def test_the_blocked_deletion_gauge_counts(stack: Stack, kube: Kube) -> None:
     assert stack.operator is not None
     metrics = stack.metrics()
     assert "es_inference_operator_deletions_blocked 1.0" in metrics
+    assert 'es_inference_operator_reconciles_total{operation="reconcile",outcome="success"} 1.0' in metrics
+    assert 'es_inference_operator_reconciles_total{operation="delete",outcome="blocked"}' in metrics
     assert 'es_inference_operator_elasticsearch_request_duration_seconds_count{operation="dry_run_delete"}' in metrics
 
 
