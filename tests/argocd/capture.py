@@ -40,18 +40,11 @@ import yaml
 from es_emulator import EmulatorServer, User
 from testbed.controlplane import ControlPlane
 from testbed.stack import OperatorProcess, es_request, operator_env, wait_for
-from tests.e2e.support import Kube, endpoint_manifest, pipeline_using, secret
+from tests.e2e.support import ES_USER, FAST_OPERATOR_SETTINGS, Kube, endpoint_manifest, pipeline_using, secret
 
 from .lua_health import CHECK_DIR, REPO_ROOT, evaluate
 
 NAMESPACE = "search"
-ES_USER = ("elastic", "changeme")
-SETTINGS = {
-    "OPERATOR_RESYNC_SECONDS": "2",
-    "OPERATOR_BLOCKED_RECHECK_SECONDS": "30",
-    "OPERATOR_RETRY_BASE_SECONDS": "0.5",
-    "OPERATOR_RETRY_CAP_SECONDS": "2",
-}
 WAIT = 30.0
 KOPF_PREFIX = "operator.inference.es-operator.dev/"
 KOPF_KEEPS = {KOPF_PREFIX + "last-handled-configuration", KOPF_PREFIX + "kopf-managed"}
@@ -292,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     ):
         cp.install_crds(REPO_ROOT / "crds")
         cp.kubectl("create", "namespace", NAMESPACE)
-        env = operator_env(cp.env(), es_url=es.url, username=ES_USER[0], password=ES_USER[1], **SETTINGS)
+        env = operator_env(cp.env(), es_url=es.url, username=ES_USER[0], password=ES_USER[1], **FAST_OPERATOR_SETTINGS)
         operator = OperatorProcess(env=env, log_path=Path(workdir) / "operator.log", namespaces=(NAMESPACE,))
         session = Session(cp, es, out)
         try:

@@ -21,7 +21,7 @@ import pytest
 
 from testbed.controlplane import ControlPlane
 from testbed.stack import OperatorProcess, es_request, free_port, wait_for
-from tests.e2e.support import Kube, endpoint_manifest, pipeline_using, secret
+from tests.e2e.support import FAST_OPERATOR_SETTINGS, Kube, endpoint_manifest, pipeline_using, secret
 
 from .support import (
     CONNECTION_SECRET,
@@ -44,12 +44,6 @@ pytestmark = pytest.mark.e2e
 ES_ADMIN = ("elastic", "changeme")
 # The operator's Elasticsearch identity: an API key whose owner has only the privileges the README names.
 ES_OPERATOR_PRIVILEGES = ("manage_inference", "monitor")
-FAST = {
-    "OPERATOR_RESYNC_SECONDS": "2",
-    "OPERATOR_BLOCKED_RECHECK_SECONDS": "30",  # longer than the force step waits: the annotation wakes it
-    "OPERATOR_RETRY_BASE_SECONDS": "0.5",
-    "OPERATOR_RETRY_CAP_SECONDS": "2",
-}
 AUDIT_POLICY = f"""\
 apiVersion: audit.k8s.io/v1
 kind: Policy
@@ -154,7 +148,7 @@ def test_the_operator_runs_on_exactly_the_granted_rbac(
     env["KUBECONFIG"] = str(service_account_kubeconfig(cp, tmp_path / "operator.kubeconfig"))
     env.update(pod_environment(cp, container))
     assert env["ELASTICSEARCH_API_KEY"] == key.encoded and "ELASTICSEARCH_USERNAME" not in env
-    env.update(FAST, OPERATOR_METRICS_PORT=str(free_port()), PYTHONUNBUFFERED="1")
+    env.update(FAST_OPERATOR_SETTINGS, OPERATOR_METRICS_PORT=str(free_port()), PYTHONUNBUFFERED="1")
     operator = OperatorProcess(env=env, log_path=tmp_path / "operator.log", extra_args=tuple(container["args"]))
 
     for name in ("team-a", "team-b"):

@@ -18,23 +18,13 @@ import pytest
 from testbed.controlplane import ControlPlane
 from testbed.stack import OperatorProcess, es_request, free_port, operator_env
 
-from .support import Kube
+from .support import ES_USER, FAST_OPERATOR_SETTINGS, Kube
 
 if TYPE_CHECKING:
     from es_emulator import EmulatorServer
 
 # An 8.x and a 9.x server: the 9.x client the operator uses must cope with both (see the gateway).
 PROFILES = ["8.19.0", "9.1.0"]
-ES_USER = ("elastic", "changeme")
-
-# Short intervals so that tests run in seconds. The blocked-deletion re-check is deliberately longer than
-# any force test waits, so that those tests prove the force annotation wakes the deletion.
-FAST = {
-    "OPERATOR_RESYNC_SECONDS": "2",
-    "OPERATOR_BLOCKED_RECHECK_SECONDS": "30",
-    "OPERATOR_RETRY_BASE_SECONDS": "0.5",
-    "OPERATOR_RETRY_CAP_SECONDS": "2",
-}
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -84,7 +74,7 @@ class Stack:
             es_url=self.es.url,
             username=ES_USER[0],
             password=ES_USER[1],
-            **{**FAST, "OPERATOR_METRICS_PORT": str(self.metrics_port), **settings},
+            **{**FAST_OPERATOR_SETTINGS, "OPERATOR_METRICS_PORT": str(self.metrics_port), **settings},
         )
         count = len(list(self.log_dir.glob("operator-*.log")))
         self.operator = OperatorProcess(

@@ -12,6 +12,18 @@ import yaml
 from testbed.controlplane import ControlPlane
 from testbed.stack import wait_for
 
+ES_USER = ("elastic", "changeme")
+
+# Operator settings for tests: short intervals so that tests run in seconds. The blocked-deletion re-check is
+# deliberately longer than any force test waits, so that those tests prove the force annotation wakes the
+# deletion.
+FAST_OPERATOR_SETTINGS = {
+    "OPERATOR_RESYNC_SECONDS": "2",
+    "OPERATOR_BLOCKED_RECHECK_SECONDS": "30",
+    "OPERATOR_RETRY_BASE_SECONDS": "0.5",
+    "OPERATOR_RETRY_CAP_SECONDS": "2",
+}
+
 
 @dataclass
 class Kube:

@@ -116,6 +116,24 @@ def test_a_task_settings_change_goes_through_the_update_api(stack: Stack, kube: 
     assert not [r for r in stack.es.requests.snapshot() if r.method == "DELETE" and r.query.get("dry_run") != "true"]
 
 
+def test_allocations_of_an_in_cluster_model_are_updated_in_place(stack: Stack, kube: Kube) -> None:
+    kube.apply(endpoint_manifest("e5"))
+    kube.wait_condition("e5", "Ready")
+    more = endpoint_manifest("e5")
+    more["spec"]["serviceSettings"]["num_allocations"] = 2
+    kube.apply(more)
+    wait_for(
+        "two allocations in Elasticsearch",
+        lambda: stack.endpoint("e5")["service_settings"]["num_allocations"] == 2,
+        timeout=20,
+    )  # type: ignore[index]
+    assert ("PUT", "/_inference/text_embedding/e5/_update") in [
+        (r.method, r.path) for r in stack.es.requests.snapshot()
+    ]
+    kube.wait_condition("e5", "Ready")
+    assert any(e["reason"] == "Updated" for e in kube.events("e5"))
+
+
 def test_a_rotated_secret_reaches_elasticsearch(stack: Stack, kube: Kube) -> None:
     kube.apply(secret("openai", **{"api-key": "sk-old"}))
     kube.apply(openai_endpoint("rotating"))
