@@ -8,6 +8,8 @@ import sys
 
 import kopf
 
+from . import logs
+
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
@@ -35,6 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat[args.log_format.upper()])
+    logs.install()
     try:
         from . import handlers  # noqa: F401  (registers the handlers; reads the configuration)
     except ValueError as err:

@@ -13,7 +13,7 @@ from typing import Any
 import kopf
 import prometheus_client
 
-from . import contract, metrics, persistence
+from . import contract, logs, metrics, persistence
 from .config import OperatorConfig
 from .elasticsearch_gateway import GatewayPool
 from .kube import KubeReader
@@ -168,7 +168,9 @@ async def delete(body: kopf.Body, patch: kopf.Patch, retry: int, **kwargs: Any) 
         RUNTIME.locks.pop(resource.uid, None)
         return
     _publish(body, patch, result)
-    raise kopf.TemporaryError(_message(result), delay=result.retry_in or CONFIG.blocked_recheck_seconds)
+    # A blocked deletion is an expected wait, logged as such (see logs.py); anything else is a failure.
+    message = f"{logs.WAITING}{_message(result)}" if blocked else _message(result)
+    raise kopf.TemporaryError(message, delay=result.retry_in or CONFIG.blocked_recheck_seconds)
 
 
 @kopf.on.field(*RESOURCE, id="force", field=("metadata", "annotations", contract.FORCE_ANNOTATION))

@@ -57,6 +57,17 @@ def test_a_referenced_endpoint_blocks_then_goes_once_the_pipeline_is_gone(stack:
     assert stack.endpoint("e5") is not None
     assert "InUse" in kube.run("get", "iep", "e5").stdout  # the Deletion column
 
+    # An expected wait, not an error, in the operator's log.
+    assert stack.operator is not None
+    wait_for(
+        "the wait in the operator's log",
+        lambda: (
+            "Handler 'delete-endpoint' is waiting: inference endpoint e5 is referenced" in stack.operator.log_text()
+        ),
+        timeout=10,
+    )
+    assert "failed temporarily: waiting" not in stack.operator.log_text()
+
     warnings = [e for e in kube.events("e5") if e["type"] == "Warning" and e["reason"] == "InUse"]
     assert len(warnings) == 1 and warnings[0].get("count", 1) == 1
 

@@ -1,0 +1,26 @@
+"""Log levels that mean what they say.
+
+kopf logs every TemporaryError at ERROR ("Handler 'x' failed temporarily: ..."). A deletion blocked by
+pipelines or indexes is a wait the operator expects, repeated at every re-check: at ERROR it would page
+whoever alerts on the operator's errors. The delete handler marks such waits, and this filter logs them at
+INFO as what they are. Real failures (Elasticsearch down, refused credentials) stay errors.
+"""
+
+from __future__ import annotations
+
+import logging
+
+WAITING = "waiting: "
+_KOPF_SAYS = f"failed temporarily: {WAITING}"
+
+
+class WaitingIsNotAnError(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.ERROR and isinstance(record.msg, str) and _KOPF_SAYS in record.msg:
+            record.msg = record.msg.replace(_KOPF_SAYS, "is waiting: ")
+            record.levelno, record.levelname = logging.INFO, logging.getLevelName(logging.INFO)
+        return True
+
+
+def install() -> None:
+    logging.getLogger("kopf.objects").addFilter(WaitingIsNotAnError())
