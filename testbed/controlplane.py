@@ -283,7 +283,7 @@ def _has_default_route() -> bool:
     return False
 
 
-def _die_with_parent() -> None:
+def die_with_parent_preexec() -> None:
     """preexec_fn: ask the kernel to SIGKILL the child when the thread that started it dies (Linux only).
 
     SIGKILL, not SIGTERM: both processes would get it at once, and kube-apiserver's graceful shutdown hangs
@@ -327,7 +327,7 @@ class _Process:
             stdout=self.log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # a terminal's Ctrl-C goes to Python, which then stops us in order
-            preexec_fn=_die_with_parent if die_with_parent and sys.platform == "linux" else None,
+            preexec_fn=die_with_parent_preexec if die_with_parent and sys.platform == "linux" else None,
         )
 
     @property

@@ -20,6 +20,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from testbed.controlplane import die_with_parent_preexec
+
 T = TypeVar("T")
 
 
@@ -77,7 +79,11 @@ class OperatorProcess:
             args += ["--namespace", namespace]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(args, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            # Ended by the kernel if the test run or demo that started it dies without cleaning up.
+            preexec = die_with_parent_preexec if sys.platform == "linux" else None
+            self.process = subprocess.Popen(
+                args, env=self.env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=preexec
+            )
         try:
             wait_for("the operator's liveness endpoint", self._alive, timeout=timeout, interval=0.1)
         except TimeoutError as err:
