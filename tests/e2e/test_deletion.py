@@ -180,22 +180,18 @@ def test_elasticsearch_down_keeps_the_finalizer_until_it_is_back(stack: Stack, k
     assert stack.endpoint("e5") is None
 
 
-@pytest.mark.parametrize("status", [429, 500, 503])
-def test_server_errors_are_retried_not_given_up(stack: Stack, kube: Kube, status: int) -> None:
+@pytest.mark.parametrize("fault", ["429", "500", "503", "dropped"])
+def test_passing_failures_are_retried_not_given_up(stack: Stack, kube: Kube, fault: str) -> None:
+    """Answers of 429 or 5xx, and connections dropped without an answer, keep the finalizer until they pass."""
     ready_endpoint(kube)
-    stack.es.faults.fail_next(3, status=status)
+    if fault == "dropped":
+        stack.es.faults.drop_next(2)
+    else:
+        stack.es.faults.fail_next(3, status=int(fault))
     kube.run("delete", "iep", "e5", "--wait=false")
     kube.wait_gone("e5", timeout=30)
     assert stack.endpoint("e5") is None
     assert 'es_inference_operator_elasticsearch_errors_total{kind="unavailable"' in stack.metrics()
-
-
-def test_dropped_connections_are_retried(stack: Stack, kube: Kube) -> None:
-    ready_endpoint(kube)
-    stack.es.faults.drop_next(2)
-    kube.run("delete", "iep", "e5", "--wait=false")
-    kube.wait_gone("e5", timeout=30)
-    assert stack.endpoint("e5") is None
 
 
 def test_a_restarted_operator_carries_on_with_a_blocked_deletion(stack: Stack, kube: Kube) -> None:

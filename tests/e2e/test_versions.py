@@ -24,30 +24,23 @@ def test_8_15_dry_run_lists_pipelines_only(stack: Stack, kube: Kube) -> None:
     kube.wait_gone("e5", timeout=60)
 
 
+def chat_endpoint(user: str) -> dict[str, object]:
+    return endpoint_manifest(
+        "chat",
+        taskSettings={"user": user},
+        taskType="completion",
+        service="openai",
+        serviceSettings={"model_id": "gpt-4o-mini"},
+        serviceSettingsSecretRefs={"api_key": {"name": "k", "key": "k"}},
+    )
+
+
 @pytest.mark.parametrize("es_version", ["8.16.0"])
 def test_before_8_17_there_is_no_update_api(stack: Stack, kube: Kube) -> None:
-    kube.apply(
-        endpoint_manifest(
-            "chat",
-            taskSettings={"user": "a"},
-            taskType="completion",
-            service="openai",
-            serviceSettings={"model_id": "gpt-4o-mini"},
-            serviceSettingsSecretRefs={"api_key": {"name": "k", "key": "k"}},
-        )
-    )
+    kube.apply(chat_endpoint("a"))
     kube.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "k"}, "stringData": {"k": "sk"}})
     kube.wait_condition("chat", "Ready")
-    kube.apply(
-        endpoint_manifest(
-            "chat",
-            taskSettings={"user": "b"},
-            taskType="completion",
-            service="openai",
-            serviceSettings={"model_id": "gpt-4o-mini"},
-            serviceSettingsSecretRefs={"api_key": {"name": "k", "key": "k"}},
-        )
-    )
+    kube.apply(chat_endpoint("b"))
     ready = kube.wait_condition("chat", "Ready", "False", reason="UpdateNotSupported")
     assert "taskSettings" in ready["message"] and "8.16.0" in ready["message"]
     assert stack.endpoint("chat")["task_settings"] == {"user": "a"}  # type: ignore[index]
