@@ -7,6 +7,11 @@
   kube-controller-manager a deleted namespace stays ``Terminating`` forever, and the control plane is thrown
   away at the end of the session anyway.
 
+* ``es_version`` (parametrized over an 8.x and a 9.x profile; a folder or test may override it), ``emulator``
+  (an Elasticsearch emulator of that version), ``kube`` (kubectl in the test's namespace) and ``stack`` (the
+  operator as a process, watching only the test's namespace, against the emulator): so that tests never see
+  each other's resources.
+
 When the selected tests need the control plane, its binaries are found (or built, 15-25 min when cold) once
 after collection, outside any test's timeout.
 """
@@ -17,12 +22,22 @@ import contextlib
 import json
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from testbed.controlplane import REPO_ROOT, ControlPlane, find_binaries
 
+from .support import ES_USER, Kube, Stack
+
+if TYPE_CHECKING:
+    from es_emulator import EmulatorServer
+
 CRDS_DIR = REPO_ROOT / "crds"
+
+# An 8.x and a 9.x server: the 9.x client the operator uses must cope with both (see the gateway).
+PROFILES = ["8.19.0", "9.1.0"]
 
 
 def _uses_control_plane(item: pytest.Item) -> bool:
@@ -70,3 +85,51 @@ def namespace(control_plane: ControlPlane, request: pytest.FixtureRequest) -> st
     }
     control_plane.kubectl("create", "-f", "-", input=json.dumps(manifest))
     return name
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+@pytest.fixture(params=PROFILES)
+def es_version(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def emulator(es_version: str) -> Iterator[EmulatorServer]:
+    from es_emulator import EmulatorServer, User
+
+    with EmulatorServer(
+        version=es_version,
+        security=True,
+        users=[User(*ES_USER, roles=["superuser"]), User("viewer", "viewer-pw", roles=["inference_user"])],
+    ) as srv:
+        yield srv
+
+
+@pytest.fixture
+def kube(control_plane: ControlPlane, namespace: str) -> Kube:
+    return Kube(control_plane, namespace)
+
+
+@pytest.fixture
+def stack(
+    control_plane: ControlPlane,
+    namespace: str,
+    emulator: EmulatorServer,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> Iterator[Stack]:
+    """The operator running against `emulator`, watching this test's namespace only."""
+    stack = Stack(control_plane, namespace, emulator, tmp_path)
+    stack.start_operator()
+    yield stack
+    if stack.operator is not None:
+        stack.operator.stop()
+        report = getattr(request.node, "report_call", None)
+        if report is not None and report.failed:
+            print(f"--- operator log ({stack.operator.log_path}) ---\n{stack.operator.log_tail(120)}")

@@ -40,7 +40,7 @@ import yaml
 from es_emulator import EmulatorServer, User
 from testbed.controlplane import ControlPlane
 from testbed.stack import OperatorProcess, es_request, operator_env, wait_for
-from tests.e2e.support import ES_USER, FAST_OPERATOR_SETTINGS, Kube, endpoint_manifest, pipeline_using, secret
+from tests.support import ES_USER, FAST_OPERATOR_SETTINGS, Kube, endpoint_manifest, pipeline_using, secret
 
 from .lua_health import CHECK_DIR, REPO_ROOT, evaluate
 

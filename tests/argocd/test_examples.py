@@ -10,7 +10,7 @@ import jq
 import pytest
 import yaml
 
-from tests.e2e.support import Kube
+from tests.support import Kube
 
 from .lua_health import HEALTH_LUA, REPO_ROOT, TESTDATA
 

@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.e2e.conftest import Stack
-from tests.e2e.support import Kube, endpoint_manifest, pipeline_using, secret
+from tests.support import Kube, Stack, endpoint_manifest, pipeline_using, secret
 
 from .lua_health import HEALTH_LUA, HEALTH_TEST, TESTDATA, evaluate
 

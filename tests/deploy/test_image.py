@@ -163,7 +163,7 @@ def test_dockerignore_keeps_the_repository_out_of_the_context() -> None:
     for path in (
         ".git",
         ".venv",
-        "tests/e2e/support.py",
+        "tests/support.py",
         "testbed/controlplane.py",
         "manifests/base/rbac.yaml",
         "emulator/es_emulator/app.py",

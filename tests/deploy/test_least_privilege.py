@@ -21,7 +21,7 @@ import pytest
 
 from testbed.controlplane import ControlPlane
 from testbed.stack import OperatorProcess, es_request, free_port, wait_for
-from tests.e2e.support import FAST_OPERATOR_SETTINGS, Kube, endpoint_manifest, pipeline_using, secret
+from tests.support import FAST_OPERATOR_SETTINGS, Kube, endpoint_manifest, pipeline_using, secret
 
 from .support import (
     CONNECTION_SECRET,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from .support import Kube, endpoint_manifest
+from tests.support import Kube, endpoint_manifest
 
 
 def refused(kube: Kube, manifest: dict[str, Any]) -> str:

@@ -8,9 +8,7 @@ import time
 import pytest
 
 from testbed.stack import wait_for
-
-from .conftest import Stack
-from .support import Kube, endpoint_manifest, pipeline_using, secret
+from tests.support import Kube, Stack, endpoint_manifest, pipeline_using, secret
 
 FINALIZER = "inference.es-operator.dev/finalizer"
 

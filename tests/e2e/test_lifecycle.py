@@ -6,9 +6,7 @@ from __future__ import annotations
 import yaml
 
 from testbed.stack import wait_for
-
-from .conftest import Stack
-from .support import Kube, endpoint_manifest, secret
+from tests.support import Kube, Stack, endpoint_manifest, secret
 
 
 def openai_endpoint(name: str, **spec: object) -> dict[str, object]:

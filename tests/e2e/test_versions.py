@@ -5,9 +5,7 @@ from __future__ import annotations
 import pytest
 
 from testbed.stack import wait_for
-
-from .conftest import Stack
-from .support import Kube, endpoint_manifest, pipeline_using
+from tests.support import Kube, Stack, endpoint_manifest, pipeline_using
 
 
 @pytest.mark.parametrize("es_version", ["8.15.0"])

@@ -1,16 +1,22 @@
-"""Helpers for the end-to-end tests: kubectl in a namespace, and manifests."""
+"""What the end-to-end test folders share (e2e, argocd, deploy, policies): kubectl in a namespace, the operator
+under test with its Elasticsearch, and manifests."""
 
 from __future__ import annotations
 
 import base64
 import json
+import urllib.request
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from testbed.controlplane import ControlPlane
-from testbed.stack import wait_for
+from testbed.stack import OperatorProcess, es_request, free_port, operator_env, wait_for
+
+if TYPE_CHECKING:
+    from es_emulator import EmulatorServer
 
 ES_USER = ("elastic", "changeme")
 
@@ -104,3 +110,41 @@ def secret(name: str, **data: str) -> dict[str, Any]:
         "metadata": {"name": name},
         "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
     }
+
+
+@dataclass
+class Stack:
+    """The operator under test with its Elasticsearch, and helpers to start it again or differently."""
+
+    cp: ControlPlane
+    namespace: str
+    es: EmulatorServer
+    log_dir: Path
+    operator: OperatorProcess | None = None
+    metrics_port: int = 0
+
+    def start_operator(self, user: str | None = None, **settings: str) -> OperatorProcess:
+        self.metrics_port = free_port()
+        env = operator_env(
+            self.cp.env(user),
+            es_url=self.es.url,
+            username=ES_USER[0],
+            password=ES_USER[1],
+            **{**FAST_OPERATOR_SETTINGS, "OPERATOR_METRICS_PORT": str(self.metrics_port), **settings},
+        )
+        count = len(list(self.log_dir.glob("operator-*.log")))
+        self.operator = OperatorProcess(
+            env=env, log_path=self.log_dir / f"operator-{count}.log", namespaces=(self.namespace,)
+        ).start()
+        return self.operator
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as resp:
+            return str(resp.read().decode())
+
+    def es_call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        return es_request(self.es.url, method, path, body, auth=ES_USER)
+
+    def endpoint(self, inference_id: str) -> dict[str, Any] | None:
+        status, body = self.es_call("GET", f"/_inference/{inference_id}")
+        return dict(body["endpoints"][0]) if status == 200 else None
