@@ -7,7 +7,9 @@
         cp.kubectl("get", "namespaces")
         subprocess.run([...], env=cp.env())  # KUBECONFIG etc. for another process
 
-What it does, following controller-runtime's envtest (see /work/shared/reference/envtest-notes.md):
+What it does, following controller-runtime's envtest (see /work/shared/reference/envtest-notes.md), split as
+envtest is: ``binaries`` finds the binaries, ``certificates`` mints credentials, ``process`` supervises one
+process, and this module composes them; ``python -m testbed`` starts one from the shell.
 
 * binaries come from ``testbed/build-controlplane.sh`` (``TEST_ASSET_*``, ``KUBEBUILDER_ASSETS``, or a
   cache outside the tree, built from the pinned Go modules when missing); its last stdout line is the folder;
@@ -29,15 +31,11 @@ from __future__ import annotations
 
 import atexit
 import base64
-import collections
 import contextlib
-import datetime
 import http.client
-import ipaddress
 import json
 import os
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -48,12 +46,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from testbed.binaries import BUILD_SCRIPT, REPO_ROOT, find_binaries, versions
+from testbed.certificates import KeyPair, TinyCA, service_account_key_pair
+from testbed.errors import ControlPlaneError
+from testbed.process import LOG_TAIL_LINES, Process, poll_until, read_tail
 
 __all__ = [
     "BUILD_SCRIPT",
@@ -65,18 +63,6 @@ __all__ = [
     "versions",
 ]
 
-TESTBED = Path(__file__).resolve().parent
-REPO_ROOT = TESTBED.parent
-BUILD_SCRIPT = TESTBED / "build-controlplane.sh"
-VERSIONS_FILE = TESTBED / "versions.env"
-
-LOG_TAIL_LINES = 40
-_ADDRESS_IN_USE = "address already in use"
-
-
-class ControlPlaneError(RuntimeError):
-    """The control plane could not be found, started or used; the message carries the relevant log tail."""
-
 
 class KubectlError(subprocess.CalledProcessError):
     """kubectl exited non-zero; ``str()`` shows the command, the exit code and stderr."""
@@ -85,164 +71,6 @@ class KubectlError(subprocess.CalledProcessError):
         command = " ".join(str(part) for part in self.cmd)
         stderr = (self.stderr or "").strip() or "(no stderr)"
         return f"kubectl failed with exit code {self.returncode}: {command}\n{stderr}"
-
-
-# ----------------------------------------------------------------------------------------------------
-# Binaries and versions
-
-
-def versions() -> dict[str, str]:
-    """The pinned versions from ``testbed/versions.env`` (``KUBERNETES_VERSION``, ``ETCD_VERSION``)."""
-    result: dict[str, str] = {}
-    for line in VERSIONS_FILE.read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, _, value = line.partition("=")
-            result[key.strip()] = value.strip().strip("\"'")
-    return result
-
-
-_bin_dir_cache: Path | None = None
-
-
-def find_binaries(*, echo: IO[str] | None = None) -> Path:
-    """Run ``build-controlplane.sh`` (a cache hit takes well under a second) and return the binaries' folder.
-
-    A cold build takes 15-25 minutes on 2 cores; its progress goes to ``echo`` (default: stderr). The result
-    is memoised for the life of the process.
-    """
-    global _bin_dir_cache
-    if _bin_dir_cache is not None:
-        return _bin_dir_cache
-    echo = sys.stderr if echo is None else echo
-    tail: collections.deque[str] = collections.deque(maxlen=LOG_TAIL_LINES)
-    with subprocess.Popen(
-        ["bash", str(BUILD_SCRIPT)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=REPO_ROOT,
-    ) as proc:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            tail.append(line.rstrip("\n"))
-            # Echo everything but the final line (the folder), which is only known at the end.
-            if len(tail) > 1:
-                echo.write(tail[-2] + "\n")
-                echo.flush()
-        returncode = proc.wait()
-    if returncode != 0 or not tail:
-        raise ControlPlaneError(f"{BUILD_SCRIPT} failed with exit code {returncode}; last output:\n" + "\n".join(tail))
-    bin_dir = Path(tail[-1].strip())
-    missing = [name for name in ("etcd", "kube-apiserver", "kubectl") if not (bin_dir / name).exists()]
-    if missing:
-        raise ControlPlaneError(f"{BUILD_SCRIPT} printed {bin_dir}, which lacks {', '.join(missing)}")
-    _bin_dir_cache = bin_dir
-    return bin_dir
-
-
-# ----------------------------------------------------------------------------------------------------
-# Credentials
-
-
-@dataclass(frozen=True)
-class _KeyPair:
-    cert_pem: bytes
-    key_pem: bytes
-
-
-class _TinyCA:
-    """A throw-away certificate authority (ECDSA P-256, valid for a week), like envtest's TinyCA."""
-
-    def __init__(self, common_name: str) -> None:
-        self._key = ec.generate_private_key(ec.SECP256R1())
-        self._name = x509.Name(
-            [
-                x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "es-inference-operator testbed"),
-            ]
-        )
-        ski = x509.SubjectKeyIdentifier.from_public_key(self._key.public_key())
-        self._cert = (
-            self._builder(self._name, self._key.public_key())
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=True,
-                    crl_sign=True,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
-            .add_extension(ski, critical=False)
-            .sign(self._key, hashes.SHA256())
-        )
-        self.cert_pem = self._cert.public_bytes(serialization.Encoding.PEM)
-        self.key_pem = _private_pem(self._key)
-
-    def _builder(self, subject: x509.Name, public_key: ec.EllipticCurvePublicKey) -> x509.CertificateBuilder:
-        now = datetime.datetime.now(datetime.UTC)
-        return (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(self._name)
-            .public_key(public_key)
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(hours=1))
-            .not_valid_after(now + datetime.timedelta(days=7))
-        )
-
-    def issue(
-        self,
-        common_name: str,
-        *,
-        organizations: Sequence[str] = (),
-        dns_names: Sequence[str] = (),
-        ip_addresses: Sequence[str] = (),
-        client: bool = False,
-    ) -> _KeyPair:
-        key = ec.generate_private_key(ec.SECP256R1())
-        attributes = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
-        attributes += [x509.NameAttribute(NameOID.ORGANIZATION_NAME, org) for org in organizations]
-        usage = ExtendedKeyUsageOID.CLIENT_AUTH if client else ExtendedKeyUsageOID.SERVER_AUTH
-        builder = (
-            self._builder(x509.Name(attributes), key.public_key())
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=False,
-                    crl_sign=False,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
-            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()), critical=False)
-        )
-        sans: list[x509.GeneralName] = [x509.DNSName(name) for name in dns_names]
-        sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ip_addresses]
-        if sans:
-            builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        cert = builder.sign(self._key, hashes.SHA256())
-        return _KeyPair(cert.public_bytes(serialization.Encoding.PEM), _private_pem(key))
-
-
-def _private_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
 
 
 def _b64(data: bytes) -> str:
@@ -254,10 +82,6 @@ def _write(path: Path, data: bytes, mode: int = 0o600) -> Path:
     path.write_bytes(data)
     path.chmod(mode)
     return path
-
-
-# ----------------------------------------------------------------------------------------------------
-# Processes
 
 
 def _free_port(host: str = "127.0.0.1") -> int:
@@ -281,117 +105,6 @@ def _has_default_route() -> bool:
     except OSError:
         return True  # Not Linux, or no procfs: assume a normal machine, as envtest does.
     return False
-
-
-def die_with_parent_preexec() -> None:
-    """preexec_fn: ask the kernel to SIGKILL the child when the thread that started it dies (Linux only).
-
-    SIGKILL, not SIGTERM: both processes would get it at once, and kube-apiserver's graceful shutdown hangs
-    once etcd is gone. Everything is disposable anyway.
-    """
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
-    except Exception:  # pragma: no cover - best effort
-        pass
-
-
-def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
-    try:
-        with path.open(errors="replace") as handle:
-            return "".join(collections.deque(handle, maxlen=lines)).rstrip("\n")
-    except OSError as error:
-        return f"(no log: {error})"
-
-
-@dataclass
-class _Process:
-    name: str
-    args: list[str]
-    log_path: Path
-    popen: subprocess.Popen[bytes] | None = None
-    log: IO[bytes] | None = None
-    started_at: float = 0.0
-
-    def start(self, *, die_with_parent: bool) -> None:
-        self.log = self.log_path.open("ab")
-        self.log.write(f"=== {time.strftime('%H:%M:%S')} {' '.join(self.args)}\n".encode())
-        self.log.flush()
-        self.started_at = time.monotonic()
-        self.popen = subprocess.Popen(
-            self.args,
-            stdin=subprocess.DEVNULL,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # a terminal's Ctrl-C goes to Python, which then stops us in order
-            preexec_fn=die_with_parent_preexec if die_with_parent and sys.platform == "linux" else None,
-        )
-
-    @property
-    def pid(self) -> int | None:
-        return self.popen.pid if self.popen else None
-
-    def exited(self) -> int | None:
-        return None if self.popen is None else self.popen.poll()
-
-    def failure(self, what: str) -> ControlPlaneError:
-        return ControlPlaneError(
-            f"{self.name} {what}; last {LOG_TAIL_LINES} lines of {self.log_path}:\n{_tail(self.log_path)}"
-        )
-
-    def address_in_use(self) -> bool:
-        return _ADDRESS_IN_USE in _tail(self.log_path, 200)
-
-    def stop(self, timeout: float) -> None:
-        if self.popen is not None and self.popen.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    self.popen.kill()
-                self.popen.wait(10)
-        if self.log is not None:
-            self.log.close()
-            self.log = None
-
-    def peak_rss_mib(self) -> float | None:
-        """VmHWM (peak resident set size) while running, from /proc (Linux)."""
-        if self.popen is None or self.popen.poll() is not None:
-            return None
-        try:
-            for line in Path(f"/proc/{self.popen.pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-        except OSError:
-            return None
-        return None
-
-
-def _poll(
-    condition: Callable[[], bool],
-    *,
-    timeout: float,
-    interval: float = 0.1,
-    max_interval: float = 0.5,
-    on_timeout: Callable[[], Exception],
-    check: Callable[[], None] | None = None,
-) -> None:
-    """Call ``condition`` until true, ``check`` (which may raise) before each try; bounded by ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if check is not None:
-            check()
-        if condition():
-            return
-        if time.monotonic() >= deadline:
-            raise on_timeout()
-        time.sleep(interval)
-        interval = min(interval * 1.5, max_interval)
 
 
 class _RetryWithNewPorts(Exception):
@@ -463,11 +176,11 @@ class ControlPlane:
         self.workdir: Path | None = None
         self.etcd_url: str | None = None
         self._server: str | None = None
-        self._etcd: _Process | None = None
-        self._apiserver: _Process | None = None
+        self._etcd: Process | None = None
+        self._apiserver: Process | None = None
         self._users: dict[str, _User] = {}
-        self._serving_ca: _TinyCA | None = None
-        self._client_ca: _TinyCA | None = None
+        self._serving_ca: TinyCA | None = None
+        self._client_ca: TinyCA | None = None
         self._ssl: ssl.SSLContext | None = None
         self._started = False
         self.timings = _Timings()
@@ -551,7 +264,7 @@ class ControlPlane:
         return self._require_workdir() / f"{name}.log"
 
     def log_tail(self, name: str, lines: int = LOG_TAIL_LINES) -> str:
-        return _tail(self.log_path(name), lines)
+        return read_tail(self.log_path(name), lines)
 
     # -- public attributes -----------------------------------------------------------------------------
 
@@ -754,7 +467,7 @@ class ControlPlane:
             pending[:] = [name for name in pending if not crd_ready(name)]
             return not pending
 
-        _poll(
+        poll_until(
             all_ready,
             timeout=timeout,
             on_timeout=lambda: ControlPlaneError(
@@ -777,24 +490,15 @@ class ControlPlane:
 
     def _make_credentials(self) -> None:
         pki = self._require_workdir() / "pki"
-        self._serving_ca = _TinyCA("testbed serving CA")
+        self._serving_ca = TinyCA("testbed serving CA")
         serving = self._serving_ca.issue(
             "kube-apiserver",
             dns_names=("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"),
             ip_addresses=("127.0.0.1", "10.0.0.1"),
         )
-        self._client_ca = _TinyCA("testbed client CA")
+        self._client_ca = TinyCA("testbed client CA")
         self._admin = self._client_ca.issue("admin", organizations=("system:masters",), client=True)
-        # kube-apiserver reads the signing key as an "EC PRIVATE KEY" and the verification key as a public key.
-        sa_key = ec.generate_private_key(ec.SECP256R1())
-        sa_private = sa_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        )
-        sa_public = sa_key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+        sa_private, sa_public = service_account_key_pair()
 
         _write(pki / "serving-ca.crt", self._serving_ca.cert_pem, 0o644)
         _write(pki / "apiserver.crt", serving.cert_pem + self._serving_ca.cert_pem, 0o644)
@@ -809,7 +513,7 @@ class ControlPlane:
         context.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
         self._ssl = context
 
-    def _write_kubeconfig(self, name: str, groups: tuple[str, ...], pair: _KeyPair) -> Path:
+    def _write_kubeconfig(self, name: str, groups: tuple[str, ...], pair: KeyPair) -> Path:
         assert self._serving_ca is not None
         path = self._require_workdir() / "kubeconfigs" / f"{name}.kubeconfig"
         config = {
@@ -879,7 +583,7 @@ class ControlPlane:
             "--log-level=warn",
             *self.etcd_args,
         ]
-        self._etcd = process = _Process("etcd", args, workdir / "etcd.log")
+        self._etcd = process = Process("etcd", args, workdir / "etcd.log")
         process.start(die_with_parent=self.die_with_parent)
 
         def healthy() -> bool:
@@ -926,7 +630,7 @@ class ControlPlane:
         if advertise_loopback:
             args += ["--advertise-address=127.0.0.1", "--endpoint-reconciler-type=none"]
         args += self.apiserver_args
-        self._apiserver = process = _Process("kube-apiserver", args, workdir / "kube-apiserver.log")
+        self._apiserver = process = Process("kube-apiserver", args, workdir / "kube-apiserver.log")
         process.start(die_with_parent=self.die_with_parent)
         last = {"readyz": "no response yet"}
 
@@ -948,7 +652,7 @@ class ControlPlane:
 
     def _wait_process(
         self,
-        process: _Process,
+        process: Process,
         ready: Callable[[], bool],
         endpoint: str,
         detail: Callable[[], str] = str,
@@ -967,7 +671,7 @@ class ControlPlane:
             process.stop(self.stop_timeout)
             return error
 
-        _poll(ready, timeout=self.start_timeout, check=check, on_timeout=on_timeout)
+        poll_until(ready, timeout=self.start_timeout, check=check, on_timeout=on_timeout)
 
     def _wait_for_default_namespace(self) -> None:
         assert self._apiserver is not None
@@ -983,7 +687,7 @@ class ControlPlane:
             if apiserver.exited() is not None:
                 raise apiserver.failure("exited while waiting for the default namespace")
 
-        _poll(
+        poll_until(
             exists,
             timeout=30,
             check=check,
@@ -991,28 +695,7 @@ class ControlPlane:
         )
 
 
-def _main(argv: Sequence[str]) -> int:
-    """``python -m testbed.controlplane``: start a control plane, print how to reach it, wait for Ctrl-C."""
-    crds = Path(argv[0]) if argv else REPO_ROOT / "crds"
-    with ControlPlane() as cp:
-        installed = cp.install_crds(crds)
-        print(f"server:     {cp.server}")
-        print(f"kubeconfig: {cp.kubeconfig}")
-        print(f"kubectl:    {cp.kubectl_path}")
-        print(f"CRDs:       {', '.join(installed) or '(none)'}")
-        print(f"started in {cp.timings.total:.1f} s; Ctrl-C stops it")
-        print(f"export KUBECONFIG={cp.kubeconfig} PATH={cp.bin_dir}:$PATH")
-        sys.stdout.flush()
-        signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-        with contextlib.suppress(KeyboardInterrupt):
-            while cp.running:
-                time.sleep(1)
-    return 0
+if __name__ == "__main__":  # ``python -m testbed.controlplane`` still works; ``python -m testbed`` is the CLI
+    from testbed.__main__ import main
 
-
-def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
-if __name__ == "__main__":
-    raise SystemExit(_main(sys.argv[1:]))
+    raise SystemExit(main(sys.argv[1:]))

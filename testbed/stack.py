@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from testbed.controlplane import die_with_parent_preexec
+from testbed.process import die_with_parent_preexec
 
 T = TypeVar("T")
 
