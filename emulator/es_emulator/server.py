@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 from collections.abc import Coroutine, Iterable
 from types import TracebackType
@@ -26,6 +27,8 @@ class EmulatorServer:
 
     ``security=True`` with no ``users`` creates ``elastic``/``changeme`` (superuser). ``roles`` adds role
     definitions to the built-in ones (superuser, inference_admin, inference_user, ingest_admin).
+    ``ssl_context`` (a server context with its certificate loaded) serves HTTPS instead of HTTP, as a real
+    cluster with security does (ECK's default).
     """
 
     def __init__(
@@ -37,8 +40,10 @@ class EmulatorServer:
         users: Iterable[User] | None = None,
         api_keys: Iterable[ApiKey] | None = None,
         roles: Iterable[Role] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.version = version
+        self.ssl_context = ssl_context
         self.profile: Profile = profile_for(version)
         self.host = host
         self._port = port
@@ -70,7 +75,8 @@ class EmulatorServer:
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self._port}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://{host}:{self._port}"
 
     @property
     def is_up(self) -> bool:
@@ -145,7 +151,7 @@ class EmulatorServer:
             return
         runner = web.AppRunner(build_app(self._ctx), access_log=None, shutdown_timeout=0.5)
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self._port, reuse_address=True)
+        site = web.TCPSite(runner, self.host, self._port, reuse_address=True, ssl_context=self.ssl_context)
         try:
             await site.start()
         except BaseException:
