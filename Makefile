@@ -1,6 +1,7 @@
 # es-inference-operator. The two commands a newcomer needs:
 #   make demo   - the whole story on a local control plane and the Elasticsearch emulator
 #   make test   - lint, unit, emulator conformance and end-to-end tests
+#   make test-fast - the inner loop: lint and every test that needs no control plane (nothing is built)
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -40,6 +41,17 @@ test: $(STAMP)  ## the whole suite: lint, unit, emulator conformance, end to end
 	@$(MAKE) --no-print-directory lint
 	@bash testbed/build-controlplane.sh >/dev/null
 	@set +e; $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: treated as a failure (check PYTEST_ARGS)" >&2; exit 1; fi; \
+	exit $$rc
+
+# The inner loop: the folders whose tests need no control plane, minus the e2e ones among them. Not tests/deploy
+# (it builds a wheel) nor tests/helm (it needs the helm binary); `make test` runs everything.
+FAST_TESTS := tests/unit tests/emulator tests/testbed tests/argocd
+
+.PHONY: test-fast
+test-fast: $(STAMP)  ## lint, unit, emulator conformance, test bed: no control plane, nothing built (well under a minute)
+	@$(MAKE) --no-print-directory lint
+	@set +e; $(PY) -m pytest -m "not e2e" $(FAST_TESTS) $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: treated as a failure (check PYTEST_ARGS)" >&2; exit 1; fi; \
 	exit $$rc
 
