@@ -7,9 +7,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .chunking import CHUNKING_TASK_TYPES, DEFAULT_CHUNKING_SETTINGS, OLD_DEFAULT_CHUNKING_SETTINGS
 from .errors import bad_request
 from .profiles import E5_DEFAULT_ID, ELSER_DEFAULT_ID, RERANK_DEFAULT_ID, Profile
-from .services import DEFAULT_CHUNKING_SETTINGS
 
 # §3.3: MlStrings id pattern. "_all" is refused separately.
 ID_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9_\-\.]*[a-z0-9])?")
@@ -35,7 +35,7 @@ class Endpoint:
     is_default: bool = False
 
     def to_json(self, profile: Profile) -> dict[str, Any]:
-        """``ModelConfigurations.toFilteredXContent``: secrets left out, empty task_settings omitted."""
+        """``ModelConfigurations.toFilteredXContent``: secrets left out, empty task_settings omitted (8.16+)."""
         body: dict[str, Any] = {}
         if profile.emits_model_id:
             body["model_id"] = self.inference_id  # 8.15.0 wrote both keys (§3.2)
@@ -43,10 +43,13 @@ class Endpoint:
         body["task_type"] = self.task_type
         body["service"] = self.service
         body["service_settings"] = copy.deepcopy(self.service_settings)
-        if self.task_settings:
-            body["task_settings"] = copy.deepcopy(self.task_settings)
+        if self.task_settings or profile.emits_empty_task_settings:
+            body["task_settings"] = copy.deepcopy(self.task_settings)  # {} up to 8.15 (§10.4)
         if self.chunking_settings is not None:
             body["chunking_settings"] = copy.deepcopy(self.chunking_settings)
+        elif profile.default_chunking_settings and self.task_type in CHUNKING_TASK_TYPES:
+            # Stored before 8.16 (tests set chunking_settings to None): shown with the old default (§10.1).
+            body["chunking_settings"] = dict(OLD_DEFAULT_CHUNKING_SETTINGS)
         return body
 
 

@@ -11,6 +11,7 @@ for requests rejected before any handler runs (no route, wrong method, bad Conte
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -123,16 +124,39 @@ def java_set(items: Iterable[str]) -> str:
 
 def java_map(mapping: Mapping[str, Any]) -> str:
     """A Java map's toString: ``{k=v, k2=v2}`` (§3.3 unknown-settings message)."""
-    return "{" + ", ".join(f"{k}={_java_value(v)}" for k, v in mapping.items()) + "}"
+    return "{" + ", ".join(f"{k}={java_value(v)}" for k, v in mapping.items()) + "}"
 
 
-def _java_value(value: Any) -> str:
+def java_value(value: Any) -> str:
+    """``String.valueOf`` of a parsed JSON value: maps and lists as Java prints them, ``true``, ``null``."""
     if isinstance(value, Mapping):
         return java_map(value)
     if isinstance(value, list):
-        return "[" + ", ".join(_java_value(v) for v in value) + "]"
+        return "[" + ", ".join(java_value(v) for v in value) + "]"
+    if isinstance(value, float):
+        return java_double(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
         return "null"
     return str(value)
+
+
+def java_double(value: float) -> str:
+    """``Double.toString``: ``5.0``, ``100.5``; scientific (``1.0E7``) from 10^7 and below 10^-3."""
+    number = float(value)
+    if math.isnan(number) or math.isinf(number):
+        return "NaN" if math.isnan(number) else ("Infinity" if number > 0 else "-Infinity")
+    magnitude = abs(number)
+    if magnitude == 0 or 1e-3 <= magnitude < 1e7:
+        return repr(number)
+    exponent = 0
+    mantissa = magnitude
+    while mantissa >= 10:
+        mantissa /= 10
+        exponent += 1
+    while mantissa < 1:
+        mantissa *= 10
+        exponent -= 1
+    sign = "-" if number < 0 else ""
+    return f"{sign}{round(mantissa, 15)!r}E{exponent}"

@@ -1,7 +1,7 @@
 """Version profiles: what changes between Elasticsearch versions (reference §0).
 
 A profile is chosen from any "X.Y.Z" string by taking the newest profile that is not newer than the
-requested version (9.3.2 behaves like 9.1, 8.11 like the oldest profile, 8.15). ``version.number`` in
+requested version (9.4.2 behaves like 9.3, 8.11 like the oldest profile, 8.15). ``version.number`` in
 ``GET /`` still reports the requested string.
 """
 
@@ -52,6 +52,23 @@ class Profile:
     # §3.2 "newer services default it": decision: since 8.16 (when chunking_settings arrived), embedding
     # endpoints of services that chunk get {"strategy":"sentence","max_chunk_size":250,"sentence_overlap":1}.
     default_chunking_settings: bool
+    # §10.1: chunking strategies ChunkingStrategy.fromString knows: word and sentence from 8.16, none and
+    # recursive from 8.19 / 9.1 (9.0 answers "Invalid chunkingStrategy none").
+    chunking_strategies: tuple[str, ...]
+    # §10.1: the upper bound 300 on max_chunk_size (8.16-9.1); PR #133718 removed it in 9.2.
+    max_chunk_size_upper_limit: int | None
+    # §10.1: "must be a greater than or equal to" up to 9.2 (ServiceUtils), "must be greater than or equal to"
+    # from 9.3 (InferenceUtils) [inferred boundary].
+    bound_messages_say_a: bool
+    # §10.1: ELSER models refuse max_chunk_size > 300 (ElserInternalModel, PR #133718, 9.2+).
+    elser_chunk_size_cap: bool
+    # §10.1: at most 50 separators (PR #158589, 9.5-era); None = no limit.
+    max_separators: int | None
+    # §10.4: empty task_settings are printed as {} up to 8.15 (hidden since PR #114389, 8.16).
+    emits_empty_task_settings: bool
+    # §10.5: the update API checks unknown service/task settings since PR #149430 (2026-06, the 9.5 profile);
+    # before it they were silently ignored [inferred].
+    update_rejects_unknown_settings: bool
     # §3.3: the unknown-settings text lost its "Model " prefix in newer builds; the reference does not say
     # when. Decision: the 9.5 profile uses the new text, older profiles the old one.
     unknown_settings_prefix: str
@@ -95,6 +112,19 @@ def _profile(
         update_timeout_param=at_least((9, 5)),
         chat_completion=at_least((8, 18)),
         default_chunking_settings=at_least((8, 16)),
+        chunking_strategies=(
+            ("word", "sentence", "none", "recursive")
+            if at_least((8, 19)) and key != (9, 0)
+            else ("word", "sentence")
+            if at_least((8, 16))
+            else ()
+        ),
+        max_chunk_size_upper_limit=None if at_least((9, 2)) else 300,
+        bound_messages_say_a=not at_least((9, 3)),
+        elser_chunk_size_cap=at_least((9, 2)),
+        max_separators=50 if at_least((9, 5)) else None,
+        emits_empty_task_settings=not at_least((8, 16)),
+        update_rejects_unknown_settings=at_least((9, 5)),
         unknown_settings_prefix="Configuration" if at_least((9, 5)) else "Model configuration",
         semantic_text_multifields=nine,
         lucene_version=lucene,
@@ -114,6 +144,10 @@ PROFILES: tuple[Profile, ...] = (
     _profile((8, 19), lucene="9.12.2", defaults=_THREE, reserved_force=True, force_bypass=True, put_timeout=True),
     _profile((9, 0), lucene="10.1.0", defaults=_TWO, reserved_force=True),
     _profile((9, 1), lucene="10.2.2", defaults=_THREE, reserved_force=True, force_bypass=True, put_timeout=True),
+    # 9.2 and 9.3 exist for the chunking rules of §10.1 (no upper bound from 9.2, new wording from 9.3).
+    # Their Lucene versions are not in the reference (display only).
+    _profile((9, 2), lucene="10.3.1", defaults=_THREE, reserved_force=True, force_bypass=True, put_timeout=True),
+    _profile((9, 3), lucene="10.3.2", defaults=_THREE, reserved_force=True, force_bypass=True, put_timeout=True),
     _profile((9, 5), lucene="10.3.2", defaults=_THREE, reserved_force=True, force_bypass=True, put_timeout=True),
 )
 

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .chunking import CHUNKING_TASK_TYPES, check_elser_chunk_size, parse_chunking_settings
 from .errors import EsError, bad_request, java_map, status_exception, validation_failed
 from .profiles import Profile
 
@@ -27,11 +28,6 @@ SERVICE_SETTINGS = "service_settings"
 TASK_SETTINGS = "task_settings"
 CHUNKING_SETTINGS = "chunking_settings"
 
-# Task types that chunk their input; only these accept (and default) chunking_settings (§3.1, since 8.16).
-CHUNKING_TASK_TYPES = frozenset({"text_embedding", "sparse_embedding"})
-
-# §3.2: the default newer versions add when chunking_settings is omitted.
-DEFAULT_CHUNKING_SETTINGS: dict[str, Any] = {"strategy": "sentence", "max_chunk_size": 250, "sentence_overlap": 1}
 
 # Output order of the in-cluster settings (ElasticsearchInternalServiceSettings.addInternalSettingsToXContent).
 IN_CLUSTER_SETTINGS = ("num_allocations", "num_threads", "model_id", "adaptive_allocations", "deployment_id")
@@ -168,6 +164,7 @@ def parse_put_config(service: Service, task_type: str, body: Mapping[str, Any], 
         raise bad_request(f"The [{service.name}] service does not support task type [{task_type}]")
 
     settings = _validate_service_settings(service, task_type, raw_settings)
+    check_elser_chunk_size(service.name, settings.get("model_id"), chunking, profile)
     secrets = _take_secrets(service, raw_settings)
     task_settings = _take_known(raw_task, service.task_settings.get(task_type, ()))
 
@@ -182,20 +179,8 @@ def _take_chunking_settings(config: dict[str, Any], task_type: str, profile: Pro
     # stays in the body and is reported as an unknown setting, as upstream.
     if not profile.default_chunking_settings or task_type not in CHUNKING_TASK_TYPES:
         return None
-    given = config.pop(CHUNKING_SETTINGS, None)
-    if not given:
-        return dict(DEFAULT_CHUNKING_SETTINGS)
-    if not isinstance(given, dict):
-        raise bad_request(f"Unable to parse chunking settings in the request [{given}]")  # [unverified] text
-    return normalize_chunking_settings(given)
-
-
-def normalize_chunking_settings(given: Mapping[str, Any]) -> dict[str, Any]:
-    """A sentence strategy always shows sentence_overlap, defaulting to 1 [unverified]."""
-    result = dict(given)
-    if result.get("strategy") == "sentence":
-        result.setdefault("sentence_overlap", 1)
-    return result
+    # Parsed before the service settings (OpenAiService.parseRequestConfig), so its errors win (§10.1).
+    return parse_chunking_settings(config.pop(CHUNKING_SETTINGS, None), profile)
 
 
 def _validate_service_settings(service: Service, task_type: str, raw: dict[str, Any]) -> dict[str, Any]:
@@ -284,12 +269,17 @@ def apply_update(
         settings.update(known)
     raw_task = dict(task_update or {})
     task_settings = {**current.task_settings, **_take_known(raw_task, service.task_settings.get(task_type, ()))}
-    for leftovers in (raw, raw_task):
-        if leftovers:
-            raise unknown_settings(profile, leftovers, service.name)
     chunking = current.chunking_settings
     if chunking_update is not None:
-        chunking = normalize_chunking_settings(chunking_update)
+        if task_type not in CHUNKING_TASK_TYPES:
+            # Decision [unverified]: as on PUT, a task type that does not chunk has no such setting.
+            raise unknown_settings(profile, {CHUNKING_SETTINGS: chunking_update}, service.name)
+        chunking = parse_chunking_settings(chunking_update, profile)
+        check_elser_chunk_size(service.name, settings.get("model_id"), chunking, profile)
+    if profile.update_rejects_unknown_settings:
+        for leftovers in (raw, raw_task):
+            if leftovers:
+                raise unknown_settings(profile, leftovers, service.name)
     return ParsedConfig(settings, secrets, task_settings, chunking)
 
 

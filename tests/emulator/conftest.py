@@ -21,6 +21,8 @@ V815, V816, V817, V818, V819, V90, V91, V95 = (
     "9.5.0",
 )
 ALL = [V815, V816, V817, V818, V819, V90, V91, V95]
+# Profiles that differ from 9.1 only in chunking rules (§10.1): no upper chunk size from 9.2, new wording from 9.3.
+V92, V93 = "9.2.0", "9.3.0"
 
 USERS = [
     User("elastic", "changeme", roles=["superuser"]),

@@ -70,10 +70,6 @@ def test_in_cluster_num_allocations_and_ignored_num_threads(emulator: Factory) -
         ({"service_settings": "x"}, "Unable to parse service settings in the request [x]"),
         ({"task_settings": 5}, "Unable to parse task settings in the request [5]"),
         ({"task_type": "completion"}, "Task type must match the task type of the existing endpoint"),
-        (
-            {"service_settings": {"nope": 1}},
-            "Model configuration contains settings [{nope=1}] unknown to the [openai] service",
-        ),
     ],
 )
 def test_update_errors(emulator: Factory, body: Any, reason: str) -> None:
@@ -81,6 +77,25 @@ def test_update_errors(emulator: Factory, body: Any, reason: str) -> None:
     put_openai(srv, "ep")
     answer = update(srv, "ep", body)
     assert (answer.status, answer.json) == (400, error(reason))
+
+
+@pytest.mark.parametrize("version", [V817, V91, V95])
+def test_unknown_update_settings_are_refused_from_9_5_only(emulator: Factory, version: str) -> None:
+    # §10.5: PR #149430 (2026, the 9.5 profile) checks them, with values; before, they were silently ignored.
+    srv = emulator(version)
+    put_openai(srv, "ep")
+    for body, rendered in (
+        ({"service_settings": {"nope": 1}}, "{nope=1}"),
+        ({"task_settings": {"secret": "sk-in-task"}}, "{secret=sk-in-task}"),
+    ):
+        answer = update(srv, "ep", body)
+        if version == V95:
+            reason = f"Configuration contains settings [{rendered}] unknown to the [openai] service"
+            assert (answer.status, answer.json) == (400, error(reason))
+        else:
+            assert answer.status == 200, answer.raw
+            assert "nope" not in answer.json["service_settings"]
+            assert "task_settings" not in answer.json
 
 
 def test_update_with_wrong_task_type_in_url(emulator: Factory) -> None:
