@@ -15,6 +15,11 @@ FORCE_ANNOTATIONS = (FORCE_ANNOTATION, FORCE_ANNOTATION_BARE)
 # A namespace annotation that sets the default deletionPolicy of the resources in it.
 NAMESPACE_DELETION_POLICY_ANNOTATION = f"{GROUP}/deletion-policy"
 
+# Trust (README "Security"): a Secret is used for a resource's references only with this label set to "true";
+# an ECK Elasticsearch accepts references from other namespaces only when this annotation lists them ("*": all).
+ALLOW_REFERENCE_LABEL = f"{GROUP}/allow-reference"
+ALLOWED_NAMESPACES_ANNOTATION = f"{GROUP}/allowed-namespaces"
+
 # Kopf's own bookkeeping lives under a prefix of its own: under GROUP it would hide the force
 # annotation from kopf's change detection (kopf strips its storage prefix from the diff-base).
 KOPF_STORAGE_PREFIX = f"operator.{GROUP}"
