@@ -103,11 +103,20 @@ def pipeline_using(inference_id: str) -> dict[str, Any]:
     }
 
 
-def secret(name: str, **data: str) -> dict[str, Any]:
+# The label by which a Secret opts in to use by InferenceEndpoints (README "Security"): without it, the operator
+# refuses to read a Secret that a resource names.
+ALLOW_REFERENCE = {"inference.es-operator.dev/allow-reference": "true"}
+
+
+def secret(name: str, *, opted_in: bool = True, **data: str) -> dict[str, Any]:
+    """A Secret with `data`; `opted_in` (as the tests' Secrets are meant for the operator) adds ALLOW_REFERENCE."""
+    metadata: dict[str, Any] = {"name": name}
+    if opted_in:
+        metadata["labels"] = dict(ALLOW_REFERENCE)
     return {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": {"name": name},
+        "metadata": metadata,
         "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
     }
 
