@@ -6,7 +6,7 @@
         ...  # srv.url, srv.state, srv.faults, srv.requests, srv.down(), srv.up()
 """
 
-from .faults import Faults, RecordedRequest, RequestLog
+from .faults import Faults, Hold, RecordedRequest, RequestLog
 from .profiles import PROFILES, Profile, profile_for
 from .security import ApiKey, Role, User
 from .server import EmulatorServer
@@ -17,6 +17,7 @@ __all__ = [
     "ApiKey",
     "EmulatorServer",
     "Faults",
+    "Hold",
     "Profile",
     "RecordedRequest",
     "RequestLog",

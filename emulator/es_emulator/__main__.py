@@ -38,6 +38,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--version", type=_version, default="9.1.0", help="Elasticsearch version to emulate")
     parser.add_argument("--no-security", action="store_true", help="no authentication or authorization")
     parser.add_argument(
+        "--cluster-uuid",
+        help="the cluster_uuid GET / reports (default: a random one per run; give two emulators the same to make "
+        "them one cluster)",
+    )
+    parser.add_argument(
         "--user",
         type=_user,
         action="append",
@@ -50,7 +55,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     security = not args.no_security
     users = args.user or ([DEFAULT_USER] if security else [])
-    server = EmulatorServer(version=args.version, host=args.host, port=args.port, security=security, users=users)
+    server = EmulatorServer(
+        version=args.version,
+        host=args.host,
+        port=args.port,
+        security=security,
+        users=users,
+        cluster_uuid=args.cluster_uuid,
+    )
     stopping = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

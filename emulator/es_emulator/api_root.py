@@ -1,4 +1,4 @@
-"""``GET /`` and ``HEAD /``: the MainResponse (reference §6.3)."""
+"""``GET /`` and ``HEAD /``: the MainResponse (reference §6.3, §10.3)."""
 
 from __future__ import annotations
 
@@ -18,12 +18,13 @@ def register(router: Router[Any], ctx: Context) -> None:
 
 
 def main_response(ctx: Context) -> dict[str, Any]:
-    # Deterministic per version so repeated runs compare equal.
+    # The build hash is deterministic per version so repeated runs compare equal.
     digest = hashlib.sha1(ctx.version.encode()).hexdigest()
     return {
         "name": "es-emulator",
-        "cluster_name": "es-emulator",
-        "cluster_uuid": digest[:22],
+        "cluster_name": ctx.cluster.name,
+        # Per emulator instance (two emulators are two clusters); "_na_" until formed (§10.3).
+        "cluster_uuid": ctx.cluster.reported_uuid,
         "version": {
             "number": ctx.version,
             "build_flavor": "default",

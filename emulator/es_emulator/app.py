@@ -51,7 +51,7 @@ async def _handle(
     if api_admin.is_admin_path(path):
         return _render(api_admin.dispatch(admin, ctx, request.method, path, raw_body), None, pretty=False)
     query = {k: v for k, v in request.query.items()}  # a repeated parameter: the last one wins
-    ctx.requests.record(request.method, path, query)
+    recorded = ctx.requests.record(request.method, path, query)
     decision = ctx.faults.take()
     if decision.latency > 0:
         await asyncio.sleep(decision.latency)
@@ -62,9 +62,17 @@ async def _handle(
         failure = decision.failure
         headers = [("Retry-After", failure.retry_after)] if failure.retry_after is not None else []
         return _render(Reply(failure.status, failure.body, headers), None, pretty=False)
+    hold = ctx.faults.take_hold(recorded)
+    if hold is not None and not hold.after_apply and not await hold.block(lambda: _client_gone(request)):
+        raise asyncio.CancelledError  # the client went away before Elasticsearch acted: nothing is done
     params = Params(query, path)
     reply, version = _process(ctx, router, request, params, raw_body)
-    return _render(reply, version, pretty=params.pretty)
+    if hold is not None and hold.after_apply and not await hold.block(lambda: _client_gone(request)):
+        raise asyncio.CancelledError  # done, but the answer has nobody to go to
+    response = _render(reply, version, pretty=params.pretty)
+    if hold is not None:
+        hold.finish("answered")
+    return response
 
 
 def _process(
@@ -124,6 +132,11 @@ def _pretty(value: Any, indent: str) -> str:
             return "[ ]"
         return "[\n" + ",\n".join(f"{inner}{_pretty(v, inner)}" for v in value) + f"\n{indent}]"
     return json.dumps(value)
+
+
+def _client_gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 def _drop_connection(request: web.Request) -> None:

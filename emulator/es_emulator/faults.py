@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -43,11 +46,106 @@ class FaultDecision:
     failure: Failure | None
 
 
+# How often a held request looks at its release and at its client's connection.
+_HOLD_POLL_SECONDS = 0.01
+
+
+class Hold:
+    """The next request matching ``method`` and ``path_regex``, held without an answer until ``release()``.
+
+    ``after_apply=False`` holds it before Elasticsearch acts (a client that goes away leaves nothing done, as if
+    the request had never arrived); ``after_apply=True`` acts first and holds only the answer (the change is
+    in the store, the client hears nothing until released). A client that disconnects ends the hold.
+
+    States: ``pending`` (waiting for a matching request), ``held``, then ``answered`` (released and answered),
+    ``disconnected`` (the client went away while held) or ``cancelled`` (cleared while still pending).
+    """
+
+    def __init__(self, hold_id: str, method: str | None, path_regex: str, after_apply: bool) -> None:
+        self.id = hold_id
+        self.method = method.upper() if method is not None else None
+        self.path_regex = path_regex
+        self.after_apply = after_apply
+        self._pattern = re.compile(path_regex)
+        self._lock = threading.Lock()
+        self._held = threading.Event()
+        self._released = threading.Event()
+        self._finished = threading.Event()
+        self._state = "pending"
+        self.request: RecordedRequest | None = None
+
+    # --- for tests --------------------------------------------------------------------------------------
+
+    @property
+    def state(self) -> str:
+        with self._lock:
+            return self._state
+
+    def wait_held(self, timeout: float) -> bool:
+        """True once a matching request is held (or was: it stays True after the release)."""
+        return self._held.wait(timeout)
+
+    def release(self) -> None:
+        """Let the held request go on (or, still pending, let the next matching request through unheld)."""
+        self._released.set()
+
+    def wait_finished(self, timeout: float) -> bool:
+        """True once the held request is answered or its client is gone, or the hold was cancelled."""
+        return self._finished.wait(timeout)
+
+    def snapshot(self) -> dict[str, Any]:
+        request = self.request
+        return {
+            "id": self.id,
+            "method": self.method,
+            "path_regex": self.path_regex,
+            "after_apply": self.after_apply,
+            "state": self.state,
+            "request": None if request is None else request._asdict(),
+        }
+
+    # --- for the server ---------------------------------------------------------------------------------
+
+    def take(self, request: RecordedRequest) -> bool:
+        """Claim ``request`` if this hold is still pending and matches it."""
+        with self._lock:
+            if self._state != "pending" or self.request is not None:
+                return False
+            if self.method not in (None, request.method.upper()) or not self._pattern.fullmatch(request.path):
+                return False
+            if self._released.is_set():
+                self._state = "cancelled"  # released before anything matched: nothing to hold
+                self._finished.set()
+                return False
+            self.request = request
+            return True
+
+    async def block(self, client_gone: Callable[[], bool]) -> bool:
+        """Hold the claimed request until released (True) or its client is gone (False)."""
+        with self._lock:
+            self._state = "held"
+        self._held.set()
+        while not self._released.is_set():
+            if client_gone():
+                self.finish("disconnected")
+                return False
+            await asyncio.sleep(_HOLD_POLL_SECONDS)
+        return True
+
+    def finish(self, state: str) -> None:
+        with self._lock:
+            if self._finished.is_set():
+                return
+            self._state = state
+        self._finished.set()
+
+
 class Faults:
     """Faults applied to the Elasticsearch routes (never to ``/_emulator/...``).
 
     A request first waits the latency, then consumes one pending drop if any, else one pending failure.
-    ``fail_next`` and ``drop_next`` replace any earlier run of the same kind.
+    ``fail_next`` and ``drop_next`` replace any earlier run of the same kind. A request served normally is
+    then held if a pending ``hold`` matches it (the oldest such hold, each hold takes one request).
     """
 
     def __init__(self) -> None:
@@ -56,6 +154,40 @@ class Faults:
         self._drops = 0
         self._failures = 0
         self._failure: Failure | None = None
+        self._holds: list[Hold] = []
+        self._hold_ids = itertools.count(1)
+
+    def hold(self, method: str | None = None, path_regex: str = ".*", *, after_apply: bool = False) -> Hold:
+        """Hold the next request whose method is ``method`` (None: any) and whose path (no query string)
+        matches ``path_regex`` in full. See ``Hold``."""
+        with self._lock:
+            created = Hold(f"h{next(self._hold_ids)}", method, path_regex, after_apply)
+            self._holds.append(created)
+        return created
+
+    def holds(self) -> list[Hold]:
+        with self._lock:
+            return list(self._holds)
+
+    def find_hold(self, hold_id: str) -> Hold | None:
+        return next((h for h in self.holds() if h.id == hold_id), None)
+
+    def take_hold(self, request: RecordedRequest) -> Hold | None:
+        """The oldest pending hold that matches ``request``; it takes no other request afterwards."""
+        with self._lock:
+            for candidate in self._holds:
+                if candidate.take(request):
+                    return candidate
+        return None
+
+    def clear_holds(self) -> None:
+        """Cancel pending holds and release held requests (so that no request hangs past a test)."""
+        with self._lock:
+            holds, self._holds = self._holds, []
+        for held in holds:
+            if held.request is None:
+                held.finish("cancelled")
+            held.release()  # a held request goes on and is answered
 
     def latency(self, seconds: float) -> None:
         """Delay every answer by ``seconds`` (0 to stop)."""
@@ -95,6 +227,7 @@ class Faults:
     def clear(self) -> None:
         with self._lock:
             self._latency, self._drops, self._failures, self._failure = 0.0, 0, 0, None
+        self.clear_holds()
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
@@ -134,9 +267,11 @@ class RequestLog:
         self._lock = threading.Lock()
         self._entries: list[RecordedRequest] = []
 
-    def record(self, method: str, path: str, query: dict[str, str]) -> None:
+    def record(self, method: str, path: str, query: dict[str, str]) -> RecordedRequest:
+        entry = RecordedRequest(method, path, dict(query))
         with self._lock:
-            self._entries.append(RecordedRequest(method, path, dict(query)))
+            self._entries.append(entry)
+        return entry
 
     def clear(self) -> None:
         with self._lock:

@@ -79,6 +79,23 @@ class RestRequest:
 
 
 @dataclass
+class Cluster:
+    """What ``GET /`` says the cluster is (§10.3). Mutable: tests flip ``formed`` while the server runs."""
+
+    uuid: str
+    name: str = "es-emulator"
+    # Before the cluster UUID is committed, Elasticsearch prints "_na_" (Metadata.UNKNOWN_CLUSTER_UUID).
+    formed: bool = True
+
+    @property
+    def reported_uuid(self) -> str:
+        return self.uuid if self.formed else UNKNOWN_CLUSTER_UUID
+
+
+UNKNOWN_CLUSTER_UUID = "_na_"
+
+
+@dataclass
 class Context:
     """Everything a handler may use, shared by the server thread and the owner of the server."""
 
@@ -88,6 +105,7 @@ class Context:
     security: Security
     faults: Faults
     requests: RequestLog
+    cluster: Cluster
     # Set by the server: schedule an outage of ``seconds`` (for the admin route).
     outage: Callable[[float], None] | None = None
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import secrets
 import ssl
 import threading
 from collections.abc import Coroutine, Iterable
@@ -14,9 +16,15 @@ from aiohttp import web
 from .app import build_app
 from .faults import Faults, RequestLog
 from .profiles import Profile, profile_for
-from .rest import Context
+from .rest import Cluster, Context
 from .security import ApiKey, Role, Security, User
 from .store import Store
+
+
+def random_cluster_uuid() -> str:
+    """Like Elasticsearch's UUIDs.randomBase64UUID: 16 random bytes, URL-safe base64 without padding."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(16)).decode().rstrip("=")
+
 
 DEFAULT_USER = User("elastic", "changeme", roles=("superuser",))
 _START_TIMEOUT = 10.0
@@ -25,6 +33,8 @@ _START_TIMEOUT = 10.0
 class EmulatorServer:
     """An Elasticsearch emulator listening on ``host:port`` (0 = a free port, kept across ``down``/``up``).
 
+    ``cluster_uuid`` is what ``GET /`` reports (default: a random UUID per instance, so two emulators are two
+    clusters and two URLs of one emulator are one); ``cluster_formed=False`` makes it ``_na_`` until set to True.
     ``security=True`` with no ``users`` creates ``elastic``/``changeme`` (superuser). ``roles`` adds role
     definitions to the built-in ones (superuser, inference_admin, inference_user, ingest_admin).
     ``ssl_context`` (a server context with its certificate loaded) serves HTTPS instead of HTTP, as a real
@@ -41,6 +51,8 @@ class EmulatorServer:
         api_keys: Iterable[ApiKey] | None = None,
         roles: Iterable[Role] | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        cluster_uuid: str | None = None,
+        cluster_formed: bool = True,
     ) -> None:
         self.version = version
         self.ssl_context = ssl_context
@@ -59,6 +71,9 @@ class EmulatorServer:
             security=self.security,
             faults=self.faults,
             requests=self.requests,
+            cluster=Cluster(
+                uuid=cluster_uuid if cluster_uuid is not None else random_cluster_uuid(), formed=cluster_formed
+            ),
             outage=self._schedule_outage,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -77,6 +92,20 @@ class EmulatorServer:
         host = f"[{self.host}]" if ":" in self.host else self.host
         scheme = "https" if self.ssl_context is not None else "http"
         return f"{scheme}://{host}:{self._port}"
+
+    @property
+    def cluster_uuid(self) -> str:
+        """The cluster UUID ``GET /`` reports once formed: the one given, or a random one per instance."""
+        return self._ctx.cluster.uuid
+
+    @property
+    def cluster_formed(self) -> bool:
+        return self._ctx.cluster.formed
+
+    @cluster_formed.setter
+    def cluster_formed(self, formed: bool) -> None:
+        """False: ``GET /`` reports ``cluster_uuid: "_na_"``, like a node before the cluster UUID is committed."""
+        self._ctx.cluster.formed = formed
 
     @property
     def is_up(self) -> bool:

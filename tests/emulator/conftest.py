@@ -62,6 +62,7 @@ def emulator(_servers: dict[tuple[str, bool], EmulatorServer]) -> Factory:
         if not srv.is_up:
             srv.up()
         srv.state.reset()
+        srv.cluster_formed = True
         srv.faults.clear()
         srv.requests.clear()
         return srv

@@ -94,14 +94,14 @@ def test_cli_serves_until_sigterm(run_cli: list[subprocess.Popen[str]]) -> None:
 
 
 def test_cli_without_security_stops_on_ctrl_c(run_cli: list[subprocess.Popen[str]]) -> None:
-    proc = start(run_cli, "--port", "0", "--no-security")
+    proc = start(run_cli, "--port", "0", "--no-security", "--cluster-uuid", "cli-cluster-uuid")
     line = read_line(proc)
     assert line.startswith("es-emulator listening on http://127.0.0.1:")
     assert line.endswith("(Elasticsearch 9.1.0, security off)")
     url = line.split()[3]
     wait_answering(url)
     status, body = get(url + "/")
-    assert (status, body["tagline"]) == (200, "You Know, for Search")
+    assert (status, body["tagline"], body["cluster_uuid"]) == (200, "You Know, for Search", "cli-cluster-uuid")
     proc.send_signal(signal.SIGINT)
     assert proc.wait(10) == 0
 
