@@ -9,6 +9,8 @@ import sys
 import kopf
 
 from . import logs
+from .config import OperatorConfig
+from .errors import ConfigurationError
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -39,9 +41,11 @@ def main(argv: list[str] | None = None) -> None:
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat[args.log_format.upper()])
     logs.install()
     try:
-        from . import handlers  # noqa: F401  (registers the handlers; reads the configuration)
-    except ValueError as err:
+        OperatorConfig.from_env()  # fail here, with a clear message, rather than in kopf's startup
+    except (ValueError, ConfigurationError) as err:
         sys.exit(f"es-inference-operator: bad configuration: {err}")
+    from . import handlers  # noqa: F401  (registers the handlers)
+
     kopf.run(
         standalone=True,  # one replica with Recreate: no peering objects, no peering RBAC
         clusterwide=not args.namespace,

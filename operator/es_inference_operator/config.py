@@ -21,6 +21,24 @@ def _bool(value: str | None, default: bool) -> bool:
     raise ValueError(f"expected true or false, got {value!r}")
 
 
+# ECK's own address for its HTTP Service: {scheme} is https unless the Elasticsearch turns TLS off.
+DEFAULT_ECK_URL_TEMPLATE = "{scheme}://{service}.{namespace}.svc:9200"
+
+
+def _url_template(template: str) -> str:
+    try:
+        template.format(scheme="https", service="s", namespace="n")
+    except (KeyError, IndexError, ValueError) as err:
+        raise ValueError(
+            f"OPERATOR_ECK_URL_TEMPLATE may use only {{scheme}}, {{service}} and {{namespace}}: {template!r}"
+        ) from err
+    return template
+
+
+def resync_seconds_from_env(env: Mapping[str, str] | None = None) -> float:
+    return float((os.environ if env is None else env).get("OPERATOR_RESYNC_SECONDS", 60))
+
+
 @dataclass(frozen=True)
 class OperatorConfig:
     default_connection: Connection | None
@@ -28,10 +46,13 @@ class OperatorConfig:
     resync_seconds: float = 60.0  # drift check of every endpoint
     blocked_recheck_seconds: float = 15.0  # dry run again while a deletion is blocked
     request_timeout_seconds: float = 10.0
+    create_timeout_seconds: float = 120.0  # a PUT waits for an in-cluster model deployment (reference §3.1)
     retry_base_seconds: float = 2.0  # first backoff after an Elasticsearch error; doubles, capped, jittered
     retry_cap_seconds: float = 120.0
     metrics_port: int = 8080
     verify_certs: bool = True  # for connections from resources' Secrets, too
+    # Where an ECK Elasticsearch's HTTP Service answers. Only for development: a machine without cluster DNS.
+    eck_url_template: str = DEFAULT_ECK_URL_TEMPLATE
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> OperatorConfig:
@@ -41,7 +62,7 @@ class OperatorConfig:
         connection = None
         if url:
             ca_file = env.get("ELASTICSEARCH_CA_FILE")
-            connection = Connection(
+            connection = Connection(  # refuses a URL with credentials in it (ConfigurationError)
                 url=url,
                 source="the operator's default",
                 api_key=env.get("ELASTICSEARCH_API_KEY") or None,
@@ -56,11 +77,13 @@ class OperatorConfig:
         return cls(
             default_connection=connection,
             default_deletion_policy=policy,
-            resync_seconds=float(env.get("OPERATOR_RESYNC_SECONDS", 60)),
+            resync_seconds=resync_seconds_from_env(env),
             blocked_recheck_seconds=float(env.get("OPERATOR_BLOCKED_RECHECK_SECONDS", 15)),
             request_timeout_seconds=float(env.get("ELASTICSEARCH_REQUEST_TIMEOUT_SECONDS", 10)),
+            create_timeout_seconds=float(env.get("ELASTICSEARCH_CREATE_TIMEOUT_SECONDS", 120)),
             retry_base_seconds=float(env.get("OPERATOR_RETRY_BASE_SECONDS", 2)),
             retry_cap_seconds=float(env.get("OPERATOR_RETRY_CAP_SECONDS", 120)),
             metrics_port=int(env.get("OPERATOR_METRICS_PORT", 8080)),
             verify_certs=verify,
+            eck_url_template=_url_template(env.get("OPERATOR_ECK_URL_TEMPLATE") or DEFAULT_ECK_URL_TEMPLATE),
         )

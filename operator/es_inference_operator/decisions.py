@@ -6,6 +6,7 @@ No I/O here: the handlers gather the facts (the spec, what Elasticsearch answere
 from __future__ import annotations
 
 import enum
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,9 +20,10 @@ UPDATABLE_SERVICE_SETTINGS = frozenset({"num_allocations", "adaptive_allocations
 
 @dataclass(frozen=True)
 class Capabilities:
-    """What the connected Elasticsearch version can do (reference §0)."""
+    """What the connected Elasticsearch is (its cluster) and what its version can do (reference §0)."""
 
     version: tuple[int, int, int]
+    cluster: str = ""  # cluster_uuid, or "url:..." (see cluster_identity)
 
     @property
     def has_update_api(self) -> bool:
@@ -35,6 +37,25 @@ class Capabilities:
     @property
     def reports_indexes(self) -> bool:
         return self.version >= (8, 16, 0)
+
+
+UNKNOWN_CLUSTER_UUID = "_na_"  # what GET / says before the cluster UUID is committed (reference §10.3)
+
+
+def cluster_identity(cluster_uuid: object, url: str) -> str:
+    """Which cluster a connection reaches: what the server says it is (`cluster_uuid`), so that two URLs of one
+    cluster count as one. The URL (without path or credentials) only when the server says nothing yet."""
+    if isinstance(cluster_uuid, str) and cluster_uuid and cluster_uuid != UNKNOWN_CLUSTER_UUID:
+        return cluster_uuid
+    return f"url:{url_origin(url)}"
+
+
+def url_origin(url: str) -> str:
+    """scheme://host:port, lower-cased, with the default port made explicit and no user info."""
+    parts = urllib.parse.urlsplit(url.strip())
+    scheme = (parts.scheme or "http").lower()
+    port = parts.port or (443 if scheme == "https" else 80)  # as elastic-transport defaults them
+    return f"{scheme}://{(parts.hostname or '').lower()}:{port}"
 
 
 def parse_version(number: str) -> tuple[int, int, int]:
@@ -94,13 +115,32 @@ def diff_endpoint(desired: DesiredEndpoint, observed: Mapping[str, Any]) -> Endp
         updatable.append("taskSettings")
         update_body["task_settings"] = dict(desired.task_settings)
 
-    # Without chunkingSettings in the spec, the server's default is fine; with them, they must match exactly
-    # (the update API replaces them wholesale).
-    if desired.chunking_settings and dict(desired.chunking_settings) != observed.get("chunking_settings"):
+    # Without chunkingSettings in the spec, the server's default is fine; with them, they must match what
+    # Elasticsearch echoes for them (defaults filled in). The update API replaces them wholesale.
+    if desired.chunking_settings and _differs(
+        expected_chunking_echo(desired.chunking_settings), observed.get("chunking_settings") or {}
+    ):
         updatable.append("chunkingSettings")
         update_body["chunking_settings"] = dict(desired.chunking_settings)
 
     return EndpointDiff(fixed=tuple(fixed), updatable=tuple(updatable), update_body=update_body)
+
+
+# What Elasticsearch fills in when a strategy's optional key is left out (reference §10.1).
+_CHUNKING_DEFAULTS: Mapping[str, Mapping[str, Any]] = {"sentence": {"sentence_overlap": 1}}
+
+
+def expected_chunking_echo(wanted: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of GET's `chunking_settings` that `wanted` determines (reference §10.1): defaults filled in;
+    `none` echoes its strategy only; `recursive` echoes `separators`, never `separator_group` (a group is
+    expanded into its separators, which are then not compared: the markdown list is Elasticsearch's own)."""
+    strategy = wanted.get("strategy")
+    if strategy == "none":
+        return {"strategy": "none"}
+    expected = {**_CHUNKING_DEFAULTS.get(str(strategy), {}), **wanted}
+    if strategy == "recursive":
+        expected.pop("separator_group", None)
+    return expected
 
 
 class Step(enum.Enum):
@@ -125,20 +165,24 @@ def plan_reconcile(
     desired: DesiredEndpoint,
     observed: Mapping[str, Any] | None,
     *,
-    managed: bool,
+    ownership: Ownership | None,
     secrets_changed: bool,
     capabilities: Capabilities,
 ) -> ReconcilePlan:
     """What to call to bring Elasticsearch in line with the spec.
 
-    `managed`: the operator created the endpoint or adopted it before. `secrets_changed`: a referenced
-    Secret is not at the version whose values were last sent.
+    `ownership`: what this resource recorded of the endpoint on this cluster under this id (None: it never
+    created nor adopted it here). `secrets_changed`: a referenced Secret is not at the version whose values
+    were last sent.
     """
     if observed is None:
         return ReconcilePlan(Step.CREATE)
 
     diff = diff_endpoint(desired, observed)
-    if not managed:
+    if ownership is not None and not_ours(ownership, observed):
+        # Replaced behind the operator's back: somebody else's now, never overwritten.
+        return ReconcilePlan(Step.MISMATCH, diff=diff)
+    if ownership is None:
         # Adopt only what is identical to the spec; never overwrite somebody else's endpoint.
         return ReconcilePlan(Step.ADOPT if diff.in_line else Step.MISMATCH, diff=diff)
     if diff.fixed:
@@ -157,11 +201,88 @@ def plan_reconcile(
     return ReconcilePlan(Step.UPDATE, diff=diff, update_body=body, send_secrets="service_settings" in body)
 
 
+# --- Ownership --------------------------------------------------------------------------------------------
+
+CREATE_PENDING, CREATED, ADOPTED = "CreatePending", "Created", "Adopted"
+
+
+@dataclass(frozen=True)
+class Ownership:
+    """Where this resource owns its endpoint: `status.ownership`, the operator's memory of what it did.
+
+    Written as CreatePending before the PUT and as Created (or Adopted) once the endpoint is known to be ours,
+    the way Crossplane records external-create-pending/-succeeded: a restarted operator knows what it did.
+    `service_settings` holds the settings only a new endpoint can change, as Elasticsearch echoed them, so
+    that an endpoint replaced behind the operator's back is recognised as somebody else's.
+    """
+
+    cluster: str  # cluster_uuid from GET /, or "url:<scheme://host:port>" when the server tells none
+    inference_id: str
+    task_type: str
+    service: str
+    state: str = CREATED
+    service_settings: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_status(cls, status: Mapping[str, Any]) -> Ownership | None:
+        record = status.get("ownership")
+        if not isinstance(record, Mapping) or not record.get("clusterUUID"):
+            return None
+        return cls(
+            cluster=str(record["clusterUUID"]),
+            inference_id=str(record.get("inferenceId", "")),
+            task_type=str(record.get("taskType", "")),
+            service=str(record.get("service", "")),
+            state=str(record.get("state", CREATED)),
+            service_settings=dict(record.get("serviceSettings") or {}),
+        )
+
+    def as_status(self) -> dict[str, Any]:
+        return {
+            "clusterUUID": self.cluster,
+            "inferenceId": self.inference_id,
+            "taskType": self.task_type,
+            "service": self.service,
+            "state": self.state,
+            "serviceSettings": dict(self.service_settings),
+        }
+
+    @property
+    def pending(self) -> bool:
+        return self.state == CREATE_PENDING
+
+
+def fixed_service_settings(observed: Mapping[str, Any]) -> dict[str, Any]:
+    """The echoed service_settings that only a new endpoint can change (secrets are never echoed)."""
+    settings = observed.get("service_settings") or {}
+    return {k: v for k, v in settings.items() if k not in UPDATABLE_SERVICE_SETTINGS}
+
+
+def not_ours(ownership: Ownership, observed: Mapping[str, Any]) -> str | None:
+    """Why the endpoint now under the recorded id is provably not the one this resource created or adopted
+    (None: nothing says so). Only what no update can change counts: task type, service, fixed settings."""
+    if observed.get("task_type") != ownership.task_type:
+        return f"its task type is now {observed.get('task_type')}, not {ownership.task_type}"
+    if observed.get("service") != ownership.service:
+        return f"its service is now {observed.get('service')}, not {ownership.service}"
+    seen = fixed_service_settings(observed)
+    changed = sorted(k for k, v in ownership.service_settings.items() if k in seen and seen[k] != v)
+    if changed and not ownership.pending:
+        return f"its service settings {', '.join(changed)} differ from those it was created with"
+    return None
+
+
+def cluster_changed(ownership: Ownership | None, cluster: str, inference_id: str) -> bool:
+    """The resource owns an endpoint elsewhere (another cluster, or another id): it is a newcomer here."""
+    return ownership is not None and (ownership.cluster != cluster or ownership.inference_id != inference_id)
+
+
 # --- Deletion ---------------------------------------------------------------------------------------------
 
 
 class DeletionStep(enum.Enum):
-    RELEASE = "release"  # remove the finalizer without calling Elasticsearch
+    RELEASE = "release"  # remove the finalizer; nothing to delete in Elasticsearch
+    RELEASE_FOREIGN = "release-foreign"  # remove the finalizer, warn: the id holds somebody else's endpoint
     FORCE_DELETE = "force-delete"  # DELETE ?force=true
     CHECK_REFERENCES = "check-references"  # DELETE ?dry_run=true first
 
@@ -172,14 +293,39 @@ class DeletionPlan:
     reason: str
 
 
-def plan_deletion(*, policy: str, managed: bool, claimed_by_other: bool, forced: bool) -> DeletionPlan:
-    """May this delete go ahead, and how? The finalizer goes only when the endpoint is gone or must be kept."""
+def release_without_elasticsearch(*, policy: str, ownership: Ownership | None) -> str | None:
+    """Why the finalizer may go without asking Elasticsearch anything (None: it must be asked)."""
+    if policy == "Orphan":
+        return "deletionPolicy is Orphan: the endpoint stays"
+    if ownership is None:
+        return "the operator never created or adopted an endpoint for this resource"
+    return None
+
+
+def plan_deletion(
+    *,
+    ownership: Ownership,
+    cluster: str,
+    observed: Mapping[str, Any] | None,
+    claimed_by_other: bool,
+    forced: bool,
+) -> DeletionPlan:
+    """May this delete go ahead, and how? The finalizer goes only when the endpoint is gone, must be kept, or
+    provably is not this resource's to delete."""
+    if ownership.cluster != cluster:
+        return DeletionPlan(
+            DeletionStep.RELEASE_FOREIGN,
+            f"the endpoint this resource created is on another cluster ({ownership.cluster}) and stays there",
+        )
     if claimed_by_other:
         return DeletionPlan(DeletionStep.RELEASE, "another resource manages this inference id")
-    if policy == "Orphan":
-        return DeletionPlan(DeletionStep.RELEASE, "deletionPolicy is Orphan: the endpoint stays")
-    if not managed:
-        return DeletionPlan(DeletionStep.RELEASE, "the operator never created or adopted this endpoint")
+    if observed is None:
+        return DeletionPlan(DeletionStep.RELEASE, "the endpoint was already gone")
+    foreign = not_ours(ownership, observed)
+    if foreign:
+        return DeletionPlan(
+            DeletionStep.RELEASE_FOREIGN, f"the endpoint under this id is not the one it created: {foreign}"
+        )
     if forced:
         return DeletionPlan(DeletionStep.FORCE_DELETE, "the force annotation is set")
     return DeletionPlan(DeletionStep.CHECK_REFERENCES, "deleting once nothing references the endpoint")

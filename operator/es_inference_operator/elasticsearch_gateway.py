@@ -13,6 +13,7 @@ import hashlib
 import re
 import ssl
 import time
+import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -21,8 +22,9 @@ import elastic_transport
 from elasticsearch import AsyncElasticsearch, exceptions
 
 from . import metrics
-from .decisions import Capabilities, References, parse_version, references_from_dry_run
-from .errors import AuthFailed, ElasticsearchError, Referenced, Rejected, Unavailable
+from .decisions import Capabilities, References, cluster_identity, parse_version, references_from_dry_run
+from .errors import AuthFailed, ConfigurationError, ElasticsearchError, Referenced, Rejected, Unavailable
+from .redaction import mask
 
 T = TypeVar("T")
 
@@ -57,8 +59,26 @@ class Connection:
     ca_pem: str | None = None
     verify_certs: bool = True
 
+    def __post_init__(self) -> None:
+        parts = urllib.parse.urlsplit(self.url)
+        if parts.username is not None or parts.password is not None:
+            # The client would accept it, and every error message would then print the password.
+            raise ConfigurationError(
+                f"the Elasticsearch URL of {self.source} carries credentials (user:password@ before the host); "
+                f"put them under the keys username and password (or api-key) instead"
+            )
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigurationError(
+                f"the Elasticsearch URL of {self.source} is not an http:// or https:// URL with a host"
+            )
+
     def __repr__(self) -> str:
         return f"Connection(url={self.url!r}, source={self.source!r})"
+
+    @property
+    def credentials(self) -> tuple[str, ...]:
+        """The secret values of this connection, to be masked in any text shown to people."""
+        return tuple(v for v in (self.api_key, self.password) if v)
 
     @property
     def cache_key(self) -> str:
@@ -113,7 +133,14 @@ def translate(err: Exception) -> ElasticsearchError:
 class ElasticsearchGateway:
     """The operator's Elasticsearch calls for one connection."""
 
-    def __init__(self, connection: Connection, *, request_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        connection: Connection,
+        *,
+        request_timeout: float = 10.0,
+        create_timeout: float = 120.0,
+        capabilities_ttl: float = 60.0,
+    ) -> None:
         auth: dict[str, Any] = {}
         if connection.api_key:
             auth["api_key"] = connection.api_key
@@ -130,7 +157,12 @@ class ElasticsearchGateway:
             retry_on_timeout=False,
             **auth,
         )
+        # A PUT of an in-cluster service waits for its model deployment (30 s by default, 120 s for completion
+        # tasks: reference §3.1): a timeout shorter than that would report a create that is still going on.
+        self._create_timeout = max(create_timeout, request_timeout)
         self._capabilities: Capabilities | None = None
+        self._capabilities_at = 0.0
+        self._capabilities_ttl = capabilities_ttl
         self._negotiating = asyncio.Lock()
 
     @property
@@ -142,29 +174,41 @@ class ElasticsearchGateway:
     async def close(self) -> None:
         await self.client.close()
 
-    async def _call(self, operation: str, make_call: Callable[[], Awaitable[T]]) -> T:
+    async def _call(
+        self, operation: str, make_call: Callable[[], Awaitable[T]], *, sent_secrets: tuple[str, ...] = ()
+    ) -> T:
+        """One request. Its failure comes back in the operator's terms, with every secret value it sent (and the
+        connection's credentials) masked: Elasticsearch echoes unknown settings, values included (§10.5)."""
         started = time.monotonic()
         try:
             return await make_call()
         except (exceptions.ApiError, elastic_transport.TransportError) as err:
             translated = translate(err)
+            translated.reason = mask(translated.reason, (*sent_secrets, *self.connection.credentials))
             translated.where = f"Elasticsearch at {self.connection.url} ({self.connection.source})"
-            if translated.error_type == "media_type_header_exception":
-                self._capabilities = None  # the server changed under us: learn its version again
+            if translated.error_type == "media_type_header_exception" or isinstance(translated, Unavailable):
+                # The server may have changed under us (restarted, upgraded): learn its version again.
+                self._capabilities = None
             metrics.ES_ERRORS.labels(operation, translated.kind).inc()
             raise translated from None
         finally:
             metrics.ES_REQUEST_SECONDS.labels(operation).observe(time.monotonic() - started)
 
     async def capabilities(self) -> Capabilities:
-        """The server's version (asked once per connection) and what it implies."""
+        """The server's cluster and version, and what they imply. Asked again after `capabilities_ttl` seconds
+        and after a failure, since an upgrade (8.16 -> 8.17) or a restart can change them; per connection, never
+        per resource."""
         async with self._negotiating:
-            if self._capabilities is None:
+            stale = time.monotonic() - self._capabilities_at > self._capabilities_ttl
+            if self._capabilities is None or stale:
                 self._transport.compatible_with = 8
                 info = await self._call("info", self.client.info)
                 version = parse_version(str(info["version"]["number"]))
                 self._transport.compatible_with = version[0]
-                self._capabilities = Capabilities(version)
+                self._capabilities = Capabilities(
+                    version, cluster_identity(info.get("cluster_uuid"), self.connection.url)
+                )
+                self._capabilities_at = time.monotonic()
             return self._capabilities
 
     async def get_endpoint(self, inference_id: str) -> dict[str, Any] | None:
@@ -179,21 +223,43 @@ class ElasticsearchGateway:
         endpoints = response.get("endpoints") or response.get("models") or []
         return dict(endpoints[0]) if endpoints else None
 
-    async def put_endpoint(self, task_type: str, inference_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    async def put_endpoint(
+        self, task_type: str, inference_id: str, body: Mapping[str, Any], *, secrets: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
+        """Create the endpoint; the answer is the endpoint as Elasticsearch stored it. `secrets`: the values in
+        `body` that came from Secrets, masked in any error."""
         await self.capabilities()
+        client = self.client.options(request_timeout=self._create_timeout)
         response = await self._call(
             "put",
-            lambda: self.client.inference.put(task_type=task_type, inference_id=inference_id, body=dict(body)),
+            lambda: client.inference.put(task_type=task_type, inference_id=inference_id, body=dict(body)),
+            sent_secrets=secrets,
         )
         return dict(response.body)
 
-    async def update_endpoint(self, task_type: str, inference_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    async def update_endpoint(
+        self, task_type: str, inference_id: str, body: Mapping[str, Any], *, secrets: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
         await self.capabilities()
         response = await self._call(
             "update",
             lambda: self.client.inference.update(task_type=task_type, inference_id=inference_id, body=dict(body)),
+            sent_secrets=secrets,
         )
         return dict(response.body)
+
+    async def semantic_text_indexes(self, inference_id: str) -> tuple[str, ...]:
+        """Indexes whose mappings have a semantic_text field using the endpoint (inference_id or
+        search_inference_id). Elasticsearch 8.15's delete checks pipelines only: the operator looks itself."""
+        await self.capabilities()
+        response = await self._call("mappings", lambda: self.client.indices.get_mapping(index="*"))
+        return tuple(
+            sorted(
+                name
+                for name, index in dict(response.body).items()
+                if _uses_endpoint((index.get("mappings") or {}).get("properties") or {}, inference_id)
+            )
+        )
 
     async def dry_run_delete(self, task_type: str, inference_id: str) -> References | None:
         """What references the endpoint (None: it does not exist). Deletes nothing."""
@@ -231,13 +297,34 @@ class ElasticsearchGateway:
         return True
 
 
+def _uses_endpoint(properties: Mapping[str, Any], inference_id: str) -> bool:
+    for field_mapping in properties.values():
+        if not isinstance(field_mapping, Mapping):
+            continue
+        if field_mapping.get("type") == "semantic_text" and inference_id in (
+            field_mapping.get("inference_id"),
+            field_mapping.get("search_inference_id"),
+        ):
+            return True
+        nested = [field_mapping.get("properties") or {}, *(field_mapping.get("fields") or {}).values()]
+        if any(isinstance(n, Mapping) and _uses_endpoint(n.get("properties", n), inference_id) for n in nested):
+            return True
+    return False
+
+
 class GatewayPool:
     """One gateway per connection source, kept for reuse (connection pooling, the negotiated version). When a
     source's URL or credentials change (a rotated Secret), its old gateway is closed and replaced."""
 
-    def __init__(self, request_timeout: float = 10.0) -> None:
+    def __init__(
+        self, request_timeout: float = 10.0, create_timeout: float = 120.0, capabilities_ttl: float = 60.0
+    ) -> None:
         self._gateways: dict[str, ElasticsearchGateway] = {}  # by Connection.source
-        self._request_timeout = request_timeout
+        self._options = {
+            "request_timeout": request_timeout,
+            "create_timeout": create_timeout,
+            "capabilities_ttl": capabilities_ttl,
+        }
 
     async def get(self, connection: Connection) -> ElasticsearchGateway:
         gateway = self._gateways.get(connection.source)
@@ -245,7 +332,7 @@ class GatewayPool:
             return gateway
         if gateway is not None:
             await gateway.close()
-        gateway = ElasticsearchGateway(connection, request_timeout=self._request_timeout)
+        gateway = ElasticsearchGateway(connection, **self._options)
         self._gateways[connection.source] = gateway
         return gateway
 

@@ -7,7 +7,6 @@ class ElasticsearchError(Exception):
     """An Elasticsearch call failed. `reason` is fit for a status message: Elasticsearch's own words, no trace."""
 
     kind = "error"
-    transient = True
 
     def __init__(self, reason: str, *, status: int | None = None, error_type: str | None = None) -> None:
         super().__init__(reason)
@@ -48,7 +47,6 @@ class Rejected(ElasticsearchError):
     """Elasticsearch refused the request as it stands (a 4xx): retrying the same request will not help."""
 
     kind = "rejected"
-    transient = False
 
 
 class Referenced(ElasticsearchError):
@@ -58,4 +56,13 @@ class Referenced(ElasticsearchError):
 
 
 class ConfigurationError(Exception):
-    """The resource points at something missing or malformed in Kubernetes (a Secret, a key in it)."""
+    """The resource points at something missing or malformed (a Secret, a key in it, a URL with credentials in
+    it), or the operator may not read it: a person must act; the operator looks again with backoff."""
+
+
+class NotFound(ConfigurationError):
+    """What the resource names does not exist in Kubernetes (404): a fact, not a passing failure."""
+
+
+class KubernetesUnavailable(Exception):
+    """The API server failed to answer (5xx, 429, timeout): says nothing about the resource; retried."""

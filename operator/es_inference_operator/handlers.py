@@ -1,102 +1,120 @@
 """The kopf handlers: thin wiring from Kubernetes events to the reconciler's steps.
 
 Where to look: CRD (crds/) -> these handlers -> reconciler.Reconciler (steps) -> decisions (plain functions)
--> elasticsearch_gateway (the Elasticsearch calls). Status goes out through status.write_status.
+-> elasticsearch_gateway (the Elasticsearch calls). Status goes out through status.write_status, and through
+kube.StatusWriter where a reconcile must record something before it calls Elasticsearch.
+
+What the handlers share (configuration, reconciler, locks) is made in `on.startup` and kept in kopf's `memo`.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 import kopf
 import prometheus_client
 
 from . import contract, logs, metrics, persistence
-from .config import OperatorConfig
+from .conditions import is_true
+from .config import OperatorConfig, resync_seconds_from_env
 from .elasticsearch_gateway import GatewayPool
-from .kube import KubeReader
+from .kube import KubeReader, StatusWriter, api_client_from_environment
 from .reconciler import ClaimEntry, Reconciler, Resource, Result
-from .spec import inference_id_of, is_forced
+from .spec import desired_endpoint, inference_id_of, is_forced
 from .status import write_status
 
 RESOURCE = (contract.GROUP, contract.VERSION, contract.PLURAL)
 DELETE_HANDLER_ID = "delete-endpoint"
 
-# Read at import: kopf's decorators below need the intervals.
-CONFIG = OperatorConfig.from_env()
+# The only value read at import: kopf's timer decorator below needs its interval before startup.
+RESYNC_SECONDS = resync_seconds_from_env()
 
 
+@dataclass
 class Runtime:
-    """What the handlers share, made at startup."""
+    """What the handlers share, made at startup and kept in memo.runtime."""
 
+    config: OperatorConfig
     reconciler: Reconciler
     pool: GatewayPool
     progress: kopf.AnnotationsProgressStorage
+    locks: dict[str, asyncio.Lock] = field(default_factory=dict)  # one step at a time per resource
+    blocked: set[str] = field(default_factory=set)  # uids of deletions blocked by references now
 
-    def __init__(self) -> None:
-        self.locks: dict[str, asyncio.Lock] = {}  # one reconcile at a time per resource (timer vs. handlers)
-        self.blocked: set[str] = set()  # uids of deletions blocked by references now
-
-
-RUNTIME = Runtime()
+    def lock(self, uid: str) -> asyncio.Lock:
+        return self.locks.setdefault(uid, asyncio.Lock())
 
 
 @kopf.on.startup()
-async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    config = OperatorConfig.from_env()
+    progress = persistence.progress_storage()
     settings.persistence.finalizer = contract.FINALIZER
-    RUNTIME.progress = persistence.progress_storage()
-    settings.persistence.progress_storage = RUNTIME.progress
+    settings.persistence.progress_storage = progress
     settings.persistence.diffbase_storage = persistence.diffbase_storage()
     settings.posting.reporting_component = "es-inference-operator"
     settings.networking.request_timeout = 60
     settings.networking.connect_timeout = 10
-    settings.execution.default_backoff = CONFIG.retry_base_seconds * 4
+    settings.execution.default_backoff = config.retry_base_seconds * 4
     # The CRD is installed before the operator; no need to list CRDs and namespaces (nor the RBAC for it).
     settings.scanning.disabled = True
 
-    RUNTIME.pool = GatewayPool(request_timeout=CONFIG.request_timeout_seconds)
-    kube = await asyncio.to_thread(KubeReader.from_environment)
-    RUNTIME.reconciler = Reconciler(CONFIG, kube, RUNTIME.pool)
-    if CONFIG.metrics_port:
-        prometheus_client.start_http_server(CONFIG.metrics_port)
+    pool = GatewayPool(
+        request_timeout=config.request_timeout_seconds,
+        create_timeout=config.create_timeout_seconds,
+        capabilities_ttl=config.resync_seconds,
+    )
+    api_client = await asyncio.to_thread(api_client_from_environment)
+    reconciler = Reconciler(config, KubeReader(api_client), pool, StatusWriter(api_client))
+    memo.runtime = Runtime(config=config, reconciler=reconciler, pool=pool, progress=progress)
+    if config.metrics_port:
+        prometheus_client.start_http_server(config.metrics_port)
 
 
 @kopf.on.cleanup()
-async def close_connections(**_: Any) -> None:
-    await RUNTIME.pool.close()
+async def close_connections(memo: kopf.Memo, **_: Any) -> None:
+    await memo.runtime.pool.close()
 
 
 @kopf.on.probe(id="blockedDeletions")
-def blocked_deletions(**_: Any) -> int:
-    return len(RUNTIME.blocked)
+def blocked_deletions(memo: kopf.Memo, **_: Any) -> int:
+    return len(memo.runtime.blocked)
 
 
 @kopf.index(*RESOURCE)
 def claims(
-    name: str, namespace: str | None, spec: kopf.Spec, meta: kopf.Meta, status: kopf.Status, uid: str, **_: Any
+    name: str, spec: kopf.Spec, meta: kopf.Meta, status: kopf.Status, uid: str, **_: Any
 ) -> dict[str, ClaimEntry]:
     """Who claims which inference id, so that two resources never fight over one endpoint."""
-    resource = _resource_from(name, str(namespace), uid, meta, spec, status)
-    return {inference_id_of(name, spec): ClaimEntry(resource.claim, resource.desired.connection_secret)}
+    resource = _resource_from(meta, spec, status)
+    ownership = resource.ownership
+    entry = ClaimEntry(
+        resource.claim,
+        desired_endpoint(name, spec).elasticsearch_ref,
+        owned_cluster=ownership.cluster if ownership else None,
+    )
+    return {inference_id_of(name, spec): entry}
 
 
-def _resource_from(name: str, namespace: str, uid: str, meta: kopf.Meta, spec: Any, status: Any) -> Resource:
+def _resource_from(meta: Any, spec: Any, status: Any) -> Resource:
     return Resource(
-        namespace=namespace,
-        name=name,
-        uid=uid,
+        namespace=str(meta.get("namespace")),
+        name=str(meta.get("name")),
+        uid=str(meta.get("uid")),
         created=str(meta.get("creationTimestamp", "")),
         spec=dict(spec),
         status=dict(status),
         annotations=dict(meta.get("annotations") or {}),
+        generation=meta.get("generation"),
     )
 
 
 def _resource(body: kopf.Body) -> Resource:
-    meta = body.metadata
-    return _resource_from(str(meta.name), str(meta.namespace), str(meta.uid), meta, body.spec, body.status)
+    """One consistent snapshot of the body (kopf's body is live in timers): spec and generation together."""
+    return _resource_from(dict(body.metadata), dict(body.spec), dict(body.status))
 
 
 def _claims_for(resource: Resource, kwargs: dict[str, Any]) -> Iterable[ClaimEntry]:
@@ -106,8 +124,9 @@ def _claims_for(resource: Resource, kwargs: dict[str, Any]) -> Iterable[ClaimEnt
     return list(index[key]) if key in index else []
 
 
-def _publish(body: kopf.Body, patch: kopf.Patch, result: Result) -> None:
-    write_status(body, patch, result.update)
+def _publish(body: kopf.Body, patch: kopf.Patch, resource: Resource, result: Result) -> None:
+    base = result.written if result.written is not None else resource.status
+    write_status(body, patch, result.update, generation=resource.generation, base=base)
     for event_type, reason, message in result.events:
         kopf.event(body, type=event_type, reason=reason, message=message)
 
@@ -122,65 +141,73 @@ def _outcome(result: Result) -> str:
 @kopf.on.resume(*RESOURCE, id="reconcile")
 @kopf.on.create(*RESOURCE, id="reconcile")
 @kopf.on.update(*RESOURCE, id="reconcile", field="spec")
-async def reconcile(body: kopf.Body, patch: kopf.Patch, retry: int, **kwargs: Any) -> None:
+async def reconcile(body: kopf.Body, patch: kopf.Patch, retry: int, memo: kopf.Memo, **kwargs: Any) -> None:
     """Create, adopt or update the endpoint. Only spec changes fire this: labels and annotations (Argo CD's
     tracking, the force annotation) do not."""
-    resource = _resource(body)
-    async with RUNTIME.locks.setdefault(resource.uid, asyncio.Lock()):
-        result = await RUNTIME.reconciler.reconcile(resource, _claims_for(resource, kwargs), attempt=retry)
-    _publish(body, patch, result)
+    runtime: Runtime = memo.runtime
+    async with runtime.lock(str(body.metadata.uid)):
+        resource = _resource(body)
+        result = await runtime.reconciler.reconcile(resource, _claims_for(resource, kwargs), attempt=retry)
+    _publish(body, patch, resource, result)
     metrics.RECONCILES.labels("reconcile", _outcome(result)).inc()
     if result.retry_in is not None:
         raise kopf.TemporaryError(_message(result), delay=result.retry_in)
 
 
-@kopf.timer(
-    *RESOURCE,
-    id="resync",
-    interval=CONFIG.resync_seconds,
-    initial_delay=CONFIG.resync_seconds,
-)
-async def resync(body: kopf.Body, patch: kopf.Patch, **kwargs: Any) -> None:
+@kopf.timer(*RESOURCE, id="resync", interval=RESYNC_SECONDS, initial_delay=RESYNC_SECONDS)
+async def resync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **kwargs: Any) -> None:
     """The periodic drift check: an endpoint deleted or changed behind the operator's back, a rotated Secret,
     a conflict that went away. It never raises: the next tick is the retry."""
-    resource = _resource(body)
-    async with RUNTIME.locks.setdefault(resource.uid, asyncio.Lock()):
-        result = await RUNTIME.reconciler.reconcile(resource, _claims_for(resource, kwargs))
-    _publish(body, patch, result)
+    runtime: Runtime = memo.runtime
+    async with runtime.lock(str(body.metadata.uid)):
+        # Taken inside the lock: an edit that landed while another step held it is what this tick reconciles.
+        resource = _resource(body)
+        if body.metadata.get("deletionTimestamp"):
+            return  # the delete handler owns a deleting resource
+        result = await runtime.reconciler.reconcile(resource, _claims_for(resource, kwargs))
+    _publish(body, patch, resource, result)
     metrics.RECONCILES.labels("resync", _outcome(result)).inc()
 
 
 @kopf.on.delete(*RESOURCE, id=DELETE_HANDLER_ID)
-async def delete(body: kopf.Body, patch: kopf.Patch, retry: int, **kwargs: Any) -> None:
+async def delete(body: kopf.Body, patch: kopf.Patch, retry: int, memo: kopf.Memo, **kwargs: Any) -> None:
     """The finalizer's handler. No filters on purpose: kopf releases the finalizer without calling a handler
     whose filters stop matching. It goes only when this returns; every wait raises TemporaryError."""
-    resource = _resource(body)
-    async with RUNTIME.locks.setdefault(resource.uid, asyncio.Lock()):
-        result = await RUNTIME.reconciler.delete(resource, _claims_for(resource, kwargs), attempt=retry)
+    runtime: Runtime = memo.runtime
+    uid = str(body.metadata.uid)
+    async with runtime.lock(uid):
+        resource = _resource(body)
+        result = await runtime.reconciler.delete(resource, _claims_for(resource, kwargs), attempt=retry)
     blocked = any(c.type == contract.DELETION_BLOCKED and c.status == "True" for c in result.update.conditions)
-    (RUNTIME.blocked.add if blocked and not result.done else RUNTIME.blocked.discard)(resource.uid)
-    metrics.DELETIONS_BLOCKED.set(len(RUNTIME.blocked))
+    (runtime.blocked.add if blocked and not result.done else runtime.blocked.discard)(uid)
+    metrics.DELETIONS_BLOCKED.set(len(runtime.blocked))
     metrics.RECONCILES.labels("delete", "success" if result.done else "blocked" if blocked else "retrying").inc()
     if result.done:
         # The resource is about to go: no status to write, only the events worth keeping.
         for event_type, reason, message in result.events:
             kopf.event(body, type=event_type, reason=reason, message=message)
-        RUNTIME.locks.pop(resource.uid, None)
+        runtime.locks.pop(uid, None)
         return
-    _publish(body, patch, result)
+    _publish(body, patch, resource, result)
     # A blocked deletion is an expected wait, logged as such (see logs.py); anything else is a failure.
     message = f"{logs.WAITING}{_message(result)}" if blocked else _message(result)
-    raise kopf.TemporaryError(message, delay=result.retry_in or CONFIG.blocked_recheck_seconds)
+    raise kopf.TemporaryError(message, delay=result.retry_in or runtime.config.blocked_recheck_seconds)
 
 
-@kopf.on.field(*RESOURCE, id="force", field=("metadata", "annotations", contract.FORCE_ANNOTATION))
-@kopf.on.field(*RESOURCE, id="force-bare", field=("metadata", "annotations", contract.FORCE_ANNOTATION_BARE))
-async def wake_blocked_deletion(body: kopf.Body, meta: kopf.Meta, patch: kopf.Patch, **_: Any) -> None:
+@kopf.on.event(*RESOURCE, id="force")
+async def wake_blocked_deletion(body: kopf.Body, meta: kopf.Meta, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
     """Kopf does not wake a delayed handler on a new event: a blocked deletion sleeps until its next re-check.
-    When the force annotation arrives during a deletion, drop the delete handler's progress record, so that
-    kopf sees it as new and runs it at once (kopf-notes §1.5; tests/e2e guard this across kopf upgrades)."""
-    if meta.get("deletionTimestamp") and is_forced(meta.get("annotations")):
-        RUNTIME.progress.purge(key=kopf.HandlerId(DELETE_HANDLER_ID), body=body, patch=patch)
+    When a deletion blocked by references (its status says so) sees either force key set to "true", drop the
+    delete handler's progress record, so that kopf sees it as new and runs it at once.
+
+    An event handler, not a field handler: it sees every change, so a value corrected from "True" to "true"
+    wakes the deletion too. It relies on one undocumented kopf behaviour, that a purged record makes the
+    handler due at once (kopf-notes §1.5); tests/e2e/test_deletion.py guards it across kopf upgrades."""
+    if not meta.get("deletionTimestamp") or not is_forced(meta.get("annotations")):
+        return
+    if not is_true(body.get("status", {}).get("conditions") or [], contract.DELETION_BLOCKED):
+        return  # not waiting for references (or already forced and retrying on an error): nothing to wake
+    memo.runtime.progress.purge(key=kopf.HandlerId(DELETE_HANDLER_ID), body=body, patch=patch)
 
 
 def _message(result: Result) -> str:

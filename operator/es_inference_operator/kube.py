@@ -8,64 +8,142 @@ from __future__ import annotations
 import asyncio
 import base64
 from dataclasses import dataclass
+from typing import Any
 
 import kubernetes
+import urllib3
 from kubernetes.client.exceptions import ApiException
 
-from .errors import ConfigurationError
+from . import contract
+from .errors import ConfigurationError, KubernetesUnavailable, NotFound
+
+# ECK's Elasticsearch kind, which spec.elasticsearchRef.name points at.
+ECK_GROUP, ECK_VERSION, ECK_PLURAL = "elasticsearch.k8s.elastic.co", "v1", "elasticsearches"
 
 
 @dataclass(frozen=True)
 class SecretData:
+    namespace: str
     name: str
     resource_version: str
-    data: dict[str, str]
+    raw: dict[str, bytes]  # as stored: a Secret may hold binary keys (a .p12) beside the text ones we read
 
     def __repr__(self) -> str:  # never show the values
         return f"SecretData(name={self.name!r}, resource_version={self.resource_version!r})"
 
-    def value(self, key: str, namespace: str) -> str:
-        if key not in self.data:
-            raise ConfigurationError(f"Secret {namespace}/{self.name} has no key {key!r}")
-        return self.data[key]
+    def __contains__(self, key: str) -> bool:
+        return key in self.raw
+
+    def get(self, key: str) -> str | None:
+        return self.value(key) if key in self.raw else None
+
+    def value(self, key: str) -> str:
+        """One key as text. Only the keys the operator uses must be UTF-8; the others are never decoded."""
+        if key not in self.raw:
+            raise ConfigurationError(f"Secret {self.namespace}/{self.name} has no key {key!r}")
+        try:
+            return self.raw[key].decode()
+        except UnicodeDecodeError:
+            raise ConfigurationError(f"key {key!r} of Secret {self.namespace}/{self.name} is not UTF-8 text") from None
+
+
+def api_client_from_environment() -> kubernetes.client.ApiClient:
+    """In-cluster credentials when running in a pod, else the current kubeconfig."""
+    configuration = kubernetes.client.Configuration()
+    try:
+        kubernetes.config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    except kubernetes.config.ConfigException:
+        kubernetes.config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    return kubernetes.client.ApiClient(configuration)
 
 
 class KubeReader:
     def __init__(self, api_client: kubernetes.client.ApiClient) -> None:
         self._core = kubernetes.client.CoreV1Api(api_client)
 
-    @classmethod
-    def from_environment(cls) -> KubeReader:
-        """In-cluster credentials when running in a pod, else the current kubeconfig."""
-        configuration = kubernetes.client.Configuration()
-        try:
-            kubernetes.config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-        except kubernetes.config.ConfigException:
-            kubernetes.config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-        return cls(kubernetes.client.ApiClient(configuration))
-
     async def read_secret(self, namespace: str, name: str) -> SecretData:
         try:
             secret = await asyncio.to_thread(self._core.read_namespaced_secret, name, namespace)
         except ApiException as err:
             raise _explained(err, f"Secret {namespace}/{name}", "get secrets") from None
-        data = {k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()}
-        return SecretData(
-            name=name, resource_version=str(secret.metadata.resource_version) if secret.metadata else "", data=data
-        )
+        except urllib3.exceptions.HTTPError as err:
+            raise KubernetesUnavailable(f"reading Secret {namespace}/{name} failed: {err}") from None
+        raw = {k: base64.b64decode(v) for k, v in (secret.data or {}).items()}
+        version = str(secret.metadata.resource_version) if secret.metadata else ""
+        return SecretData(namespace=namespace, name=name, resource_version=version, raw=raw)
 
     async def namespace_annotations(self, namespace: str) -> dict[str, str]:
         try:
             ns = await asyncio.to_thread(self._core.read_namespace, namespace)
         except ApiException as err:
             raise _explained(err, f"namespace {namespace}", "get namespaces") from None
+        except urllib3.exceptions.HTTPError as err:
+            raise KubernetesUnavailable(f"reading namespace {namespace} failed: {err}") from None
         return dict((ns.metadata.annotations if ns.metadata else None) or {})
 
+    async def read_secret_with_labels(self, namespace: str, name: str) -> tuple[SecretData, dict[str, str]]:
+        """A Secret and its labels, in one read: a Secret a resource names is used only when a label opts it in."""
+        try:
+            secret = await asyncio.to_thread(self._core.read_namespaced_secret, name, namespace)
+        except ApiException as err:
+            raise _explained(err, f"Secret {namespace}/{name}", "get secrets") from None
+        except urllib3.exceptions.HTTPError as err:
+            raise KubernetesUnavailable(f"reading Secret {namespace}/{name} failed: {err}") from None
+        raw = {k: base64.b64decode(v) for k, v in (secret.data or {}).items()}
+        metadata = secret.metadata
+        version = str(metadata.resource_version) if metadata else ""
+        labels = dict((metadata.labels if metadata else None) or {})
+        return SecretData(namespace=namespace, name=name, resource_version=version, raw=raw), labels
 
-def _explained(err: ApiException, what: str, permission: str) -> ConfigurationError:
-    """A failed read as a status message a person can act on (the handlers retry it with backoff)."""
+    async def read_elasticsearch(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """ECK's Elasticsearch `namespace/name` (elasticsearch.k8s.elastic.co/v1), or None when there is none (also
+        when ECK's CRD is not installed)."""
+        api = kubernetes.client.CustomObjectsApi(self._core.api_client)
+        try:
+            found = await asyncio.to_thread(
+                api.get_namespaced_custom_object, ECK_GROUP, ECK_VERSION, namespace, ECK_PLURAL, name
+            )
+        except ApiException as err:
+            if err.status == 404:
+                return None
+            raise _explained(err, f"Elasticsearch {namespace}/{name}", f"get {ECK_PLURAL}.{ECK_GROUP}") from None
+        except urllib3.exceptions.HTTPError as err:
+            raise KubernetesUnavailable(f"reading Elasticsearch {namespace}/{name} failed: {err}") from None
+        return found if isinstance(found, dict) else None
+
+
+def _explained(err: ApiException, what: str, permission: str) -> ConfigurationError | KubernetesUnavailable:
+    """A failed read as a status message a person can act on (the handlers retry it with backoff). Only a 404
+    says the thing is gone; a 5xx or 429 says nothing about it."""
     if err.status == 404:
-        return ConfigurationError(f"{what} not found")
-    if err.status == 403:
+        return NotFound(f"{what} not found")
+    if err.status in (401, 403):
         return ConfigurationError(f"the operator may not read {what}: its RBAC lacks {permission}")
-    return ConfigurationError(f"reading {what} failed: {err.status} {err.reason}")
+    return KubernetesUnavailable(f"reading {what} failed: {err.status} {err.reason}")
+
+
+class StatusWriter:
+    """Writes an InferenceEndpoint's status at once, in the middle of a reconcile, where waiting for kopf's
+    patch at the handler's end would be too late: the record of an intended create must be in etcd before the
+    PUT, so that an operator killed in between knows what it did when it starts again."""
+
+    def __init__(self, api_client: kubernetes.client.ApiClient) -> None:
+        self._custom = kubernetes.client.CustomObjectsApi(api_client)
+
+    async def patch_status(self, namespace: str, name: str, changes: dict[str, Any]) -> None:
+        if not changes:
+            return
+        try:
+            await asyncio.to_thread(
+                self._custom.patch_namespaced_custom_object_status,
+                contract.GROUP,
+                contract.VERSION,
+                namespace,
+                contract.PLURAL,
+                name,
+                {"status": changes},
+            )
+        except ApiException as err:
+            raise _explained(err, f"inferenceendpoint {namespace}/{name}", "patch inferenceendpoints/status") from None
+        except urllib3.exceptions.HTTPError as err:
+            raise KubernetesUnavailable(f"writing the status of {namespace}/{name} failed: {err}") from None

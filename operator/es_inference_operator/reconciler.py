@@ -1,8 +1,9 @@
 """The steps of the lifecycle: observe, create or adopt, update, delete. Each returns what the status should
 say and when to look again; the kopf handlers only wire these to events.
 
-Order of a reconcile: resolve the connection and Secrets (Kubernetes), check for a competing claim on the
-same inference id, observe the endpoint (GET), then act on `decisions.plan_reconcile`.
+Order of a reconcile: resolve the connection and the cluster it reaches, check for a competing claim on the
+same inference id there, read the Secrets, observe the endpoint (GET), then act on `decisions.plan_reconcile`.
+What the resource owns is recorded in `status.ownership` (decisions.Ownership) before and after a create.
 """
 
 from __future__ import annotations
@@ -11,33 +12,52 @@ import logging
 import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from . import contract, status
 from .conditions import is_true
 from .config import OperatorConfig
+from .connections import ElasticsearchNotReady, read_allowed_secret, resolve_connection
 from .decisions import (
+    ADOPTED,
+    CREATE_PENDING,
+    CREATED,
+    Capabilities,
     Claim,
     DeletionStep,
+    Ownership,
+    ReconcilePlan,
+    References,
     Step,
     blocked_message,
     claim_winner,
-    diff_endpoint,
+    cluster_changed,
+    fixed_service_settings,
     plan_deletion,
     plan_reconcile,
+    release_without_elasticsearch,
     retry_delay,
 )
 from .elasticsearch_gateway import Connection, ElasticsearchGateway, GatewayPool
-from .errors import ConfigurationError, ElasticsearchError, Referenced, Rejected, Unavailable
+from .errors import (
+    ConfigurationError,
+    ElasticsearchError,
+    KubernetesUnavailable,
+    NotFound,
+    Referenced,
+    Rejected,
+    Unavailable,
+)
 from .kube import KubeReader
-from .spec import DesiredEndpoint, desired_endpoint, effective_deletion_policy, is_forced
+from .spec import DesiredEndpoint, ElasticsearchRef, desired_endpoint, effective_deletion_policy, is_forced
+from .trust import ReferenceNotAllowed
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Resource:
-    """The parts of an InferenceEndpoint the steps read."""
+    """The parts of an InferenceEndpoint the steps read, taken together from one version of the object."""
 
     namespace: str
     name: str
@@ -46,21 +66,30 @@ class Resource:
     spec: Mapping[str, Any]
     status: Mapping[str, Any]
     annotations: Mapping[str, str]
+    generation: int | None = None  # of this spec: the one the status will describe
 
     @property
     def desired(self) -> DesiredEndpoint:
         return desired_endpoint(self.name, self.spec)
 
     @property
+    def ownership(self) -> Ownership | None:
+        return Ownership.from_status(self.status)
+
+    @property
     def claim(self) -> Claim:
-        return Claim(created=self.created, uid=self.uid, namespace=self.namespace, name=self.name, managed=self.managed)
+        ownership = self.ownership
+        return Claim(
+            created=self.created,
+            uid=self.uid,
+            namespace=self.namespace,
+            name=self.name,
+            managed=ownership is not None and not ownership.pending,
+        )
 
     @property
-    def managed(self) -> bool:
-        return bool(self.status.get("managed"))
-
-    @property
-    def kubectl_name(self) -> str:
+    def kubectl_args(self) -> str:
+        """How kubectl names this resource: `-n NS inferenceendpoint/NAME`."""
         return f"-n {self.namespace} inferenceendpoint/{self.name}"
 
 
@@ -69,7 +98,8 @@ class ClaimEntry:
     """What the claims index keeps per resource: enough to tell whether two claims hit one Elasticsearch."""
 
     claim: Claim
-    connection_secret: str | None
+    elasticsearch_ref: ElasticsearchRef
+    owned_cluster: str | None = None  # where its status says it owns the endpoint
 
 
 @dataclass(frozen=True)
@@ -78,62 +108,92 @@ class Result:
     retry_in: float | None = None  # look again after this many seconds (None: only on the next change)
     done: bool = True  # for deletion: the finalizer may go
     events: tuple[tuple[str, str, str], ...] = field(default_factory=tuple)  # (type, reason, message)
+    # The status as the reconcile itself last wrote it (None: as the body says): what the final patch compares with.
+    written: Mapping[str, Any] | None = None
+
+
+class StatusPatcher(Protocol):
+    async def patch_status(self, namespace: str, name: str, changes: dict[str, Any]) -> None: ...
+
+
+class _StatusTrail:
+    """The status of one resource as this reconcile leaves it (writes go to the API server at once), and the
+    Events it has to post whatever the outcome."""
+
+    def __init__(self, writer: StatusPatcher, resource: Resource) -> None:
+        self.writer = writer
+        self.resource = resource
+        self.current: dict[str, Any] = dict(resource.status)
+        self.wrote = False
+        self.events: list[tuple[str, str, str]] = []
+
+    async def write(self, update: status.StatusUpdate) -> None:
+        changes = status.status_changes(self.current, update, generation=self.resource.generation)
+        await self.writer.patch_status(self.resource.namespace, self.resource.name, changes)
+        self.current = status.applied(self.current, changes)
+        self.wrote = self.wrote or bool(changes)
+
+    def result(
+        self, update: status.StatusUpdate, *, events: Iterable[tuple[str, str, str]] = (), **kwargs: Any
+    ) -> Result:
+        return Result(update, written=self.current if self.wrote else None, events=(*self.events, *events), **kwargs)
 
 
 class Reconciler:
-    def __init__(self, config: OperatorConfig, kube: KubeReader, pool: GatewayPool) -> None:
+    def __init__(self, config: OperatorConfig, kube: KubeReader, pool: GatewayPool, writer: StatusPatcher) -> None:
         self.config = config
         self.kube = kube
         self.pool = pool
+        self.writer = writer
+        # Creates Elasticsearch refused, by uid: (generation, Secret versions). The same PUT is not sent again
+        # (each one makes a third-party service call its provider) until the spec or a Secret changes.
+        self._refused: dict[str, tuple[int | None, tuple[tuple[str, str], ...]]] = {}
 
     # --- Facts from Kubernetes ---------------------------------------------------------------------------
 
-    async def connection_for(self, namespace: str, secret_name: str | None) -> Connection:
-        if secret_name is None:
-            if self.config.default_connection is None:
-                raise ConfigurationError(
-                    "no Elasticsearch to talk to: set spec.elasticsearchRef.secretName, or ELASTICSEARCH_URL "
-                    "in the operator's configuration"
-                )
-            return self.config.default_connection
-        secret = await self.kube.read_secret(namespace, secret_name)
-        if "url" not in secret.data:
-            raise ConfigurationError(f"Secret {namespace}/{secret_name} has no key 'url'")
-        return Connection(
-            url=secret.data["url"],
-            source=f"Secret {namespace}/{secret_name}",
-            api_key=secret.data.get("api-key"),
-            username=secret.data.get("username"),
-            password=secret.data.get("password"),
-            ca_pem=secret.data.get("ca.crt"),
-            verify_certs=self.config.verify_certs,
-        )
+    async def connection_for(self, namespace: str, ref: ElasticsearchRef) -> Connection:
+        """The resource's Elasticsearch (connections.py): a connection Secret that opted in, an ECK Elasticsearch
+        (ElasticsearchNotReady until it is Ready), or the operator's default. ReferenceNotAllowed when the Secret
+        or the other namespace's Elasticsearch did not opt in."""
+        return await resolve_connection(self.kube, self.config, namespace, ref)
 
     async def secret_values(self, namespace: str, desired: DesiredEndpoint) -> tuple[dict[str, str], dict[str, str]]:
         """The service_settings taken from Secrets, and the resourceVersion of each Secret read."""
         values: dict[str, str] = {}
         versions: dict[str, str] = {}
-        secrets = {name: await self.kube.read_secret(namespace, name) for name in sorted(desired.secret_names)}
+        # Only Secrets that opted in (trust.py): otherwise ReferenceNotAllowed, and nothing is sent.
+        secrets = {
+            name: await read_allowed_secret(self.kube, namespace, name, "serviceSettingsSecretRefs")
+            for name in sorted(desired.secret_names)
+        }
         for setting, ref in desired.secret_refs.items():
-            values[setting] = secrets[ref.name].value(ref.key, namespace)
+            values[setting] = secrets[ref.name].value(ref.key)
             versions[ref.name] = secrets[ref.name].resource_version
         return values, versions
 
-    async def competing_claim(
-        self, resource: Resource, connection: Connection, claims: Iterable[ClaimEntry]
-    ) -> Claim | None:
-        """The claim that wins over this resource's on the same inference id and Elasticsearch, if any."""
-        same_es = [resource.claim]
+    async def cluster_of(self, namespace: str, ref: ElasticsearchRef) -> str | None:
+        """The cluster another claimant reaches (None: it reaches none, its Secret is gone). Only a Secret that
+        is really gone (404) counts as none: a throttled or failing API server raises, and the caller waits."""
+        try:
+            connection = await self.connection_for(namespace, ref)
+        except (NotFound, ElasticsearchNotReady, ReferenceNotAllowed):
+            return None  # its Secret or Elasticsearch is gone, not ready, or not open to it: it reaches none
+        gateway = await self.pool.get(connection)
+        return (await gateway.capabilities()).cluster
+
+    async def competing_claim(self, resource: Resource, cluster: str, claims: Iterable[ClaimEntry]) -> Claim | None:
+        """The claim that wins over this resource's on the same inference id and cluster, if any."""
+        same_cluster = [resource.claim]
         for entry in claims:
             if entry.claim.uid == resource.uid:
                 continue
-            try:
-                other = await self.connection_for(entry.claim.namespace, entry.connection_secret)
-            except ConfigurationError:
-                continue  # a claim that reaches no Elasticsearch competes with nobody
-            if other.url.rstrip("/") == connection.url.rstrip("/"):
-                same_es.append(entry.claim)
-        winner = claim_winner(same_es)
+            # What the other resource recorded is a fact; what it reaches now is asked (its Secret, GET /).
+            if (
+                entry.owned_cluster == cluster
+                or await self.cluster_of(entry.claim.namespace, entry.elasticsearch_ref) == cluster
+            ):
+                same_cluster.append(entry.claim)
+        winner = claim_winner(same_cluster)
         return None if winner.uid == resource.uid else winner
 
     # --- Create, adopt, update -------------------------------------------------------------------------
@@ -150,28 +210,44 @@ class Reconciler:
 
     async def reconcile(self, resource: Resource, claims: Iterable[ClaimEntry], attempt: int = 0) -> Result:
         desired = resource.desired
+        trail = _StatusTrail(self.writer, resource)
         was_ready = is_true(resource.status.get("conditions") or [], contract.READY)
         try:
-            connection = await self.connection_for(resource.namespace, desired.connection_secret)
-            winner = await self.competing_claim(resource, connection, claims)
+            if resource.status.get("observedGeneration") != resource.generation:
+                await trail.write(status.reconciling(f"reconciling generation {resource.generation} of the spec"))
+            connection = await self.connection_for(resource.namespace, desired.elasticsearch_ref)
+            gateway = await self.pool.get(connection)
+            capabilities = await gateway.capabilities()
+            winner = await self.competing_claim(resource, capabilities.cluster, claims)
             if winner is not None:
                 # Never touch the endpoint. The periodic resync looks again, in case the winner goes away.
-                return Result(status.conflict(desired.inference_id, f"{winner.namespace}/{winner.name}"))
+                return trail.result(status.conflict(desired.inference_id, f"{winner.namespace}/{winner.name}"))
             secret_values, secret_versions = await self.secret_values(resource.namespace, desired)
-            gateway = await self.pool.get(connection)
-            return await self._converge(resource, desired, gateway, secret_values, secret_versions)
-        except ConfigurationError as err:
-            return Result(
-                status.not_ready("ConfigurationError", str(err), retrying=True),
+            return await self._converge(resource, trail, desired, gateway, capabilities, secret_values, secret_versions)
+        except ElasticsearchNotReady as err:
+            # A wait for ECK, not an error: an endpoint that was in line stays Ready meanwhile (ECK applying changes).
+            return trail.result(
+                status.not_ready("ElasticsearchNotReady", str(err), retrying=True, keep_ready=was_ready),
+                retry_in=self._backoff(attempt),
+            )
+        except ReferenceNotAllowed as err:
+            # A person must opt the Secret or Elasticsearch in (kstatus: Stalled); the resync looks again.
+            return trail.result(status.not_ready("ReferenceNotAllowed", str(err), retrying=False))
+        except (ConfigurationError, KubernetesUnavailable) as err:
+            reason = "ConfigurationError" if isinstance(err, ConfigurationError) else "KubernetesUnavailable"
+            return trail.result(
+                status.not_ready(
+                    reason, str(err), retrying=True, keep_ready=was_ready and reason != "ConfigurationError"
+                ),
                 retry_in=self._backoff(attempt),
             )
         except Rejected as err:
             message = f"Elasticsearch refused the request ({err.status} {err.error_type}): {err.reason}"
-            return Result(status.not_ready("ElasticsearchRejected", message, retrying=False))
+            return trail.result(status.not_ready("ElasticsearchRejected", message, retrying=False))
         except ElasticsearchError as err:
             reason = "ElasticsearchAuthFailed" if err.kind == "auth" else "ElasticsearchUnavailable"
             message = f"{err.explained} (retrying)"
-            return Result(
+            return trail.result(
                 status.not_ready(reason, message, retrying=True, keep_ready=was_ready),
                 retry_in=self._backoff(attempt, err),
             )
@@ -179,136 +255,259 @@ class Reconciler:
     async def _converge(
         self,
         resource: Resource,
+        trail: _StatusTrail,
         desired: DesiredEndpoint,
         gateway: ElasticsearchGateway,
+        capabilities: Capabilities,
         secret_values: Mapping[str, str],
         secret_versions: Mapping[str, str],
     ) -> Result:
-        capabilities = await gateway.capabilities()
-        observed = await gateway.get_endpoint(desired.inference_id)
-        managed = resource.managed
-        sent_versions = dict(resource.status.get("secretVersions") or {})
-        plan = plan_reconcile(
-            desired,
-            observed,
-            managed=managed,
-            secrets_changed=sent_versions != dict(secret_versions),
-            capabilities=capabilities,
-        )
+        cluster = capabilities.cluster
         events: list[tuple[str, str, str]] = []
-        if plan.step is Step.ADOPT:
-            # Identical to the spec: ours from now on. Its secrets are unknown (never echoed): send ours.
-            managed = True
-            events.append(("Normal", "Adopted", f"adopted the existing inference endpoint {desired.inference_id}"))
-            if desired.secret_refs:
-                plan = plan_reconcile(desired, observed, managed=True, secrets_changed=True, capabilities=capabilities)
-            else:
-                secret_versions = {}
-
         fields: dict[str, Any] = {
             "inferenceId": desired.inference_id,
             "elasticsearchVersion": ".".join(map(str, capabilities.version)),
         }
+        ownership = resource.ownership
+        if cluster_changed(ownership, cluster, desired.inference_id):
+            assert ownership is not None
+            # The resource now points at another cluster: what it created on the old one stays there, and here
+            # it starts as a newcomer (adopts only what is identical, deletes nothing it did not create).
+            # Recorded at once: whatever happens next here, the old endpoint is not this resource's to touch.
+            left = {"clusterUUID": ownership.cluster, "inferenceId": ownership.inference_id}
+            await trail.write(status.StatusUpdate(fields={"leftBehind": left, "ownership": None}))
+            trail.events.append(
+                (
+                    "Warning",
+                    "EndpointLeftBehind",
+                    f"the resource now points at another Elasticsearch cluster ({cluster}); inference endpoint "
+                    f"{ownership.inference_id} on cluster {ownership.cluster} was left there, unmanaged: delete it "
+                    f"there by hand if it is no longer needed",
+                )
+            )
+            ownership = None
+
+        observed = await gateway.get_endpoint(desired.inference_id)
+        sent_versions = dict(resource.status.get("secretVersions") or {})
+        plan = plan_reconcile(
+            desired,
+            observed,
+            ownership=ownership,
+            secrets_changed=sent_versions != dict(secret_versions),
+            capabilities=capabilities,
+        )
+
+        if plan.step is Step.ADOPT:
+            # Identical to the spec: ours from now on. Its secrets are unknown (never echoed): send ours.
+            assert observed is not None
+            ownership = Ownership(
+                cluster=cluster,
+                inference_id=desired.inference_id,
+                task_type=desired.task_type,
+                service=desired.service,
+                state=ADOPTED,
+                service_settings=fixed_service_settings(observed),
+            )
+            events.append(("Normal", "Adopted", f"adopted the existing inference endpoint {desired.inference_id}"))
+            if desired.secret_refs:
+                plan = plan_reconcile(
+                    desired, observed, ownership=ownership, secrets_changed=True, capabilities=capabilities
+                )
+            else:
+                secret_versions = {}
+                plan = ReconcilePlan(Step.IN_LINE, diff=plan.diff)
+
         if plan.step is Step.CREATE:
+            refused = self._refused.get(resource.uid)
+            if refused == (resource.generation, tuple(sorted(secret_versions.items()))):
+                # Refused already, and nothing changed since: the status says why; do not send it again.
+                return trail.result(status.StatusUpdate())
+            recreating = ownership is not None and not ownership.pending
+            intent = Ownership(
+                cluster=cluster,
+                inference_id=desired.inference_id,
+                task_type=desired.task_type,
+                service=desired.service,
+                state=CREATE_PENDING,
+            )
+            # Recorded before the PUT: if the operator dies before it hears the answer, the next one knows the
+            # endpoint it then finds may be its own.
+            await trail.write(
+                status.StatusUpdate(fields={"ownership": intent.as_status(), "secretVersions": dict(secret_versions)})
+            )
             try:
-                await gateway.put_endpoint(desired.task_type, desired.inference_id, desired.request_body(secret_values))
+                created = await gateway.put_endpoint(
+                    desired.task_type,
+                    desired.inference_id,
+                    desired.request_body(secret_values),
+                    secrets=tuple(secret_values.values()),
+                )
             except Rejected as err:
-                if err.error_type != "resource_already_exists_exception":
-                    raise
-                # Created by somebody else since our GET: observe again on the next round.
-                return Result(status.not_ready("Creating", err.reason, retrying=True), retry_in=1.0)
-            if managed:
+                await trail.write(status.StatusUpdate(fields={"ownership": None}))
+                if err.error_type == "resource_already_exists_exception":
+                    # Created by somebody else since our GET: observe again on the next round.
+                    return trail.result(status.not_ready("Creating", err.reason, retrying=True), retry_in=1.0)
+                self._refused[resource.uid] = (resource.generation, tuple(sorted(secret_versions.items())))
+                raise
+            self._refused.pop(resource.uid, None)
+            ownership = Ownership(
+                cluster=cluster,
+                inference_id=desired.inference_id,
+                task_type=desired.task_type,
+                service=desired.service,
+                state=CREATED,
+                service_settings=fixed_service_settings(created),
+            )
+            if recreating:
                 events.append(
                     (
                         "Warning",
                         "Recreated",
-                        f"inference endpoint {desired.inference_id} had been "
-                        f"deleted outside the operator; created it again",
+                        f"inference endpoint {desired.inference_id} had been deleted outside the operator; "
+                        f"created it again",
                     )
                 )
             else:
                 events.append(("Normal", "Created", f"created inference endpoint {desired.inference_id}"))
-        elif plan.step is Step.UPDATE:
-            body = dict(plan.update_body)
-            if plan.send_secrets:
-                body["service_settings"] = {**body.get("service_settings", {}), **secret_values}
-            await gateway.update_endpoint(desired.task_type, desired.inference_id, body)
-            changed = plan.diff.describe() or "secrets"
-            events.append(("Normal", "Updated", f"updated {changed} of inference endpoint {desired.inference_id}"))
         elif plan.step is Step.MISMATCH:
-            return Result(
+            mine = ownership is not None and not ownership.pending
+            return trail.result(
                 status.not_ready(
                     "ConfigurationMismatch",
-                    f"inference endpoint {desired.inference_id} already exists in Elasticsearch with another "
-                    f"configuration (it differs in {plan.diff.describe()}); it was not created by this resource "
-                    f"and is left untouched. Delete it in Elasticsearch, or use another inferenceId",
+                    f"inference endpoint {desired.inference_id} exists in Elasticsearch with another configuration "
+                    f"(it differs in {plan.diff.describe()}); "
+                    + (
+                        "it was replaced outside the operator, so it is no longer this resource's"
+                        if mine
+                        else "it was not created by this resource"
+                    )
+                    + " and is left untouched. Delete it in Elasticsearch, or use another inferenceId",
                     retrying=False,
-                    fields={"inferenceId": desired.inference_id},
+                    fields={**fields, "ownership": None},
                 )
             )
-        elif plan.step is Step.NEEDS_RECREATE:
-            return Result(
-                status.not_ready(
-                    "NeedsRecreate",
-                    f"inference endpoint {desired.inference_id} differs from the spec in {plan.diff.describe()}, "
-                    f"which Elasticsearch cannot change in place; create a new resource (another inferenceId) "
-                    f"for the new configuration",
-                    retrying=False,
-                    fields={**fields, "managed": True},
+        else:
+            assert observed is not None and ownership is not None
+            if ownership.pending:
+                # The operator died after asking for the create and before it heard the answer: the endpoint
+                # of the same task type and service it finds is the one it created.
+                ownership = Ownership(
+                    cluster=cluster,
+                    inference_id=desired.inference_id,
+                    task_type=desired.task_type,
+                    service=desired.service,
+                    state=CREATED,
+                    service_settings=fixed_service_settings(observed),
                 )
-            )
-        elif plan.step is Step.NO_UPDATE_API:
-            return Result(
-                status.not_ready(
-                    "UpdateNotSupported",
-                    f"inference endpoint {desired.inference_id} differs from the spec in "
-                    f"{plan.diff.describe() or 'its secrets'}, which Elasticsearch "
-                    f"{fields['elasticsearchVersion']} cannot update in place",
-                    retrying=False,
-                    fields={**fields, "managed": True},
+                events.append(("Normal", "Created", f"created inference endpoint {desired.inference_id}"))
+            fields["ownership"] = ownership.as_status()
+            if plan.step is Step.UPDATE:
+                await self._update(gateway, desired, plan.update_body, plan.send_secrets, secret_values)
+                changed = plan.diff.describe() or "secrets"
+                events.append(("Normal", "Updated", f"updated {changed} of inference endpoint {desired.inference_id}"))
+            elif plan.step is Step.NEEDS_RECREATE:
+                return trail.result(
+                    status.not_ready(
+                        "NeedsRecreate",
+                        f"inference endpoint {desired.inference_id} differs from the spec in "
+                        f"{plan.diff.describe()}, which Elasticsearch cannot change in place; create a new resource "
+                        f"(another inferenceId) for the new configuration",
+                        retrying=False,
+                        fields=fields,
+                    ),
+                    events=tuple(events),
                 )
-            )
+            elif plan.step is Step.NO_UPDATE_API:
+                return trail.result(
+                    status.not_ready(
+                        "UpdateNotSupported",
+                        f"inference endpoint {desired.inference_id} differs from the spec in "
+                        f"{plan.diff.describe() or 'its secrets'}, which Elasticsearch "
+                        f"{fields['elasticsearchVersion']} cannot update in place",
+                        retrying=False,
+                        fields=fields,
+                    ),
+                    events=tuple(events),
+                )
 
-        # CREATE, UPDATE, ADOPT and IN_LINE end here: the endpoint is in line.
-        fields.update({"managed": True, "secretVersions": dict(secret_versions)})
+        # CREATE, UPDATE, ADOPT and IN_LINE end here: the endpoint is in line, and ours.
+        assert ownership is not None
+        fields.update({"ownership": ownership.as_status(), "secretVersions": dict(secret_versions)})
         # What uses the endpoint now (a dry run deletes nothing): status.references stays current outside
         # deletions too, so that an admission policy can refuse `kubectl delete` at once while it is in use.
-        refs = await gateway.dry_run_delete(desired.task_type, desired.inference_id)
+        refs = await self._references(gateway, capabilities, desired)
         if refs is not None:
             fields["references"] = refs.as_status()
         # The same words every time: a status that does not change is not written again.
         message = f"inference endpoint {desired.inference_id} exists in Elasticsearch and matches the spec"
-        return Result(status.ready(message, fields=fields), events=tuple(events))
+        return trail.result(status.ready(message, fields=fields), events=tuple(events))
+
+    async def _update(
+        self,
+        gateway: ElasticsearchGateway,
+        desired: DesiredEndpoint,
+        update_body: Mapping[str, Any],
+        send_secrets: bool,
+        secret_values: Mapping[str, str],
+    ) -> None:
+        body = dict(update_body)
+        if send_secrets:
+            body["service_settings"] = {**body.get("service_settings", {}), **secret_values}
+        await gateway.update_endpoint(
+            desired.task_type, desired.inference_id, body, secrets=tuple(secret_values.values())
+        )
+
+    async def _references(
+        self, gateway: ElasticsearchGateway, capabilities: Capabilities, desired: DesiredEndpoint
+    ) -> References | None:
+        """What uses the endpoint (None: it does not exist). Elasticsearch 8.15's dry run names pipelines only;
+        there the operator reads the index mappings itself, so that a semantic_text index holds the delete too."""
+        refs = await gateway.dry_run_delete(desired.task_type, desired.inference_id)
+        if refs is None or capabilities.reports_indexes:
+            return refs
+        indexes = await gateway.semantic_text_indexes(desired.inference_id)
+        return References(pipelines=refs.pipelines, indexes=tuple(sorted({*refs.indexes, *indexes})))
 
     # --- Delete ------------------------------------------------------------------------------------------
 
     async def delete(self, resource: Resource, claims: Iterable[ClaimEntry], attempt: int = 0) -> Result:
+        self._refused.pop(resource.uid, None)
         desired = resource.desired
+        ownership = resource.ownership
         try:
             policy = effective_deletion_policy(
                 desired.deletion_policy,
                 await self.kube.namespace_annotations(resource.namespace) if not desired.deletion_policy else None,
                 self.config.default_deletion_policy,
             )
-            if policy == "Orphan":  # no need to reach Elasticsearch at all
-                return Result(status.deleting("deletionPolicy is Orphan: the endpoint stays"))
-            connection = await self.connection_for(resource.namespace, desired.connection_secret)
-            claimed_by_other = await self.competing_claim(resource, connection, claims) is not None
+            reason = release_without_elasticsearch(policy=policy, ownership=ownership)
+            if reason is not None:  # nothing of this resource's to delete: no need to reach Elasticsearch
+                log.info("deleting %s/%s: %s", resource.namespace, resource.name, reason)
+                return Result(status.deleting(reason))
+            assert ownership is not None
+            connection = await self.connection_for(resource.namespace, desired.elasticsearch_ref)
             gateway = await self.pool.get(connection)
-            managed = resource.managed or (
-                # Created, but the status saying so was never written (the operator stopped in between):
-                # an endpoint identical to the spec is ours.
-                not claimed_by_other and policy != "Orphan" and await self._identical_exists(gateway, desired)
+            capabilities = await gateway.capabilities()
+            claimed_by_other = await self.competing_claim(resource, capabilities.cluster, claims) is not None
+            observed = (
+                await gateway.get_endpoint(ownership.inference_id)
+                if ownership.cluster == capabilities.cluster
+                else None
             )
             plan = plan_deletion(
-                policy=policy,
-                managed=managed,
+                ownership=ownership,
+                cluster=capabilities.cluster,
+                observed=observed,
                 claimed_by_other=claimed_by_other,
                 forced=is_forced(resource.annotations),
             )
             log.info("deleting %s/%s: %s", resource.namespace, resource.name, plan.reason)
             if plan.step is DeletionStep.RELEASE:
                 return Result(status.deleting(plan.reason))
+            if plan.step is DeletionStep.RELEASE_FOREIGN:
+                event_reason = "EndpointLeftBehind" if ownership.cluster != capabilities.cluster else "NotOurs"
+                message = f"left inference endpoint {desired.inference_id} untouched: {plan.reason}"
+                return Result(status.deleting(plan.reason), events=(("Warning", event_reason, message),))
             if plan.step is DeletionStep.FORCE_DELETE:
                 await gateway.delete_endpoint(desired.task_type, desired.inference_id, force=True)
                 return Result(
@@ -322,11 +521,11 @@ class Reconciler:
                         ),
                     ),
                 )
-            refs = await gateway.dry_run_delete(desired.task_type, desired.inference_id)
+            refs = await self._references(gateway, capabilities, desired)
             if refs is None:
                 return Result(status.deleting("the endpoint was already gone"))
             if refs:
-                message = blocked_message(desired.inference_id, refs, resource.kubectl_name)
+                message = blocked_message(desired.inference_id, refs, resource.kubectl_args)
                 return Result(
                     status.deletion_blocked(refs, message),
                     retry_in=self.config.blocked_recheck_seconds,
@@ -337,23 +536,37 @@ class Reconciler:
         except Referenced as err:
             # A reference appeared between the dry run and the delete: Elasticsearch refused, nothing lost.
             message = (
-                f"{err.reason} To delete it anyway: kubectl annotate {resource.kubectl_name} "
+                f"{err.reason} To delete it anyway: kubectl annotate {resource.kubectl_args} "
                 f"inference.es-operator.dev/force=true"
             )
             return Result(status.deletion_blocked(None, message), retry_in=1.0, done=False)
-        except ConfigurationError as err:
+        except (ElasticsearchNotReady, ReferenceNotAllowed) as err:
+            # Only an endpoint this resource created gets here: its deletion waits for ECK, or for the opt-in.
+            reason = "ElasticsearchNotReady" if isinstance(err, ElasticsearchNotReady) else "ReferenceNotAllowed"
             return Result(
-                status.deletion_waiting("ConfigurationError", f"{err} (retrying)"),
+                status.deletion_waiting(reason, f"{err} (retrying)"), retry_in=self._backoff(attempt), done=False
+            )
+        except (ConfigurationError, KubernetesUnavailable) as err:
+            reason = "ConfigurationError" if isinstance(err, ConfigurationError) else "KubernetesUnavailable"
+            return Result(
+                status.deletion_waiting(reason, f"{err} (retrying)"),
                 retry_in=self._backoff(attempt),
                 done=False,
             )
-        except ElasticsearchError as err:
-            reason = {"auth": "ElasticsearchAuthFailed", "rejected": "ElasticsearchRejected"}.get(
-                err.kind, "ElasticsearchUnavailable"
+        except Rejected as err:
+            # A refusal that retrying will not change: a person decides. Looked at again now and then.
+            message = (
+                f"Elasticsearch refused to delete inference endpoint {desired.inference_id} ({err.status} "
+                f"{err.error_type}): {err.reason}. Fix it in Elasticsearch, or let the resource go and keep the "
+                f"endpoint: kubectl patch {resource.kubectl_args} --type=merge -p "
+                f'\'{{"spec":{{"deletionPolicy":"Orphan"}}}}\''
             )
+            return Result(
+                status.deletion_stalled("ElasticsearchRejected", message),
+                retry_in=self.config.retry_cap_seconds,
+                done=False,
+            )
+        except ElasticsearchError as err:
+            reason = "ElasticsearchAuthFailed" if err.kind == "auth" else "ElasticsearchUnavailable"
             message = f"the endpoint is kept and the deletion retried: {err.explained}"
             return Result(status.deletion_waiting(reason, message), retry_in=self._backoff(attempt, err), done=False)
-
-    async def _identical_exists(self, gateway: ElasticsearchGateway, desired: DesiredEndpoint) -> bool:
-        observed = await gateway.get_endpoint(desired.inference_id)
-        return observed is not None and diff_endpoint(desired, observed).in_line

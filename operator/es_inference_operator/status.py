@@ -64,6 +64,12 @@ def not_ready(
     return StatusUpdate(conditions=tuple(conditions), fields=fields or {})
 
 
+def reconciling(message: str) -> StatusUpdate:
+    """The first thing said of a new generation, before any Elasticsearch call: kstatus, Flux and Argo CD see
+    InProgress at once, never a Current left over from the previous spec."""
+    return StatusUpdate(conditions=(Condition(contract.RECONCILING, TRUE, "Reconciling", message),))
+
+
 def conflict(inference_id: str, winner: str) -> StatusUpdate:
     message = (
         f"{winner} already manages inference endpoint {inference_id} on this Elasticsearch; this resource "
@@ -73,7 +79,7 @@ def conflict(inference_id: str, winner: str) -> StatusUpdate:
     return StatusUpdate(
         conditions=(*update.conditions, Condition(contract.CONFLICT, TRUE, "InferenceIdClaimed", message)),
         # Two resources applied together may both have adopted it in a race: the loser lets go for good.
-        fields={"inferenceId": inference_id, "managed": False},
+        fields={"inferenceId": inference_id, "ownership": None},
     )
 
 
@@ -104,6 +110,16 @@ def deletion_waiting(reason: str, message: str) -> StatusUpdate:
     return StatusUpdate(conditions=_deletion(reason, message, blocked=False, synced=False))
 
 
+def deletion_stalled(reason: str, message: str) -> StatusUpdate:
+    """A deletion Elasticsearch refuses for good: a person must act (kstatus: Stalled)."""
+    conditions = tuple(
+        Condition(c.type, TRUE, c.reason, c.message) if c.type == contract.STALLED else c
+        for c in _deletion(reason, message, blocked=False, synced=False)
+        if c.type != contract.RECONCILING
+    )
+    return StatusUpdate(conditions=(*conditions, Condition(contract.RECONCILING, FALSE, reason, message)))
+
+
 def deleting(message: str, refs: References | None = None) -> StatusUpdate:
     return StatusUpdate(
         conditions=_deletion("Deleting", message, blocked=False, synced=True),
@@ -126,24 +142,35 @@ def _now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def write_status(body: kopf.Body, patch: kopf.Patch, update: StatusUpdate) -> None:
-    """Put `update` into the patch if it changes the status; post an Event for each transition."""
-    status = body.get("status") or {}
+def status_changes(
+    status: Mapping[str, Any], update: StatusUpdate, *, generation: int | None, now: str | None = None
+) -> dict[str, Any]:
+    """The merge patch of `status` that `update` makes, for the spec of `generation` (empty: no change)."""
     current = list(status.get("conditions") or [])
-    generation = body.get("metadata", {}).get("generation")
-    conditions = merge_conditions(current, update.conditions, generation=generation, now=_now(), remove=update.remove)
-
-    changed_fields = {
+    conditions = merge_conditions(
+        current, update.conditions, generation=generation, now=now or _now(), remove=update.remove
+    )
+    changes: dict[str, Any] = {
         k: v for k, v in update.fields.items() if status.get(k) != v and not (v is None and k not in status)
     }
     if conditions != current:
-        patch.status["conditions"] = conditions
-    for key, value in changed_fields.items():
-        patch.status[key] = value
-    # A status that speaks about the spec speaks about this generation of it.
+        changes["conditions"] = conditions
+    # A status that speaks about the spec speaks about the generation it was decided on (not the live one).
     if update.conditions and status.get("observedGeneration") != generation:
-        patch.status["observedGeneration"] = generation
+        changes["observedGeneration"] = generation
+    return changes
 
+
+def applied(status: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """`status` after the merge patch `changes` (None removes a key)."""
+    result = {**status, **changes}
+    return {k: v for k, v in result.items() if v is not None}
+
+
+def transition_events(status: Mapping[str, Any], update: StatusUpdate, *, deleting: bool) -> list[tuple[str, str, str]]:
+    """The Events worth posting for `update`: transitions only."""
+    current = list(status.get("conditions") or [])
+    events = []
     for cond in update.conditions:
         before = find(current, cond.type)
         if (before or {}).get("status") == cond.status:
@@ -151,9 +178,24 @@ def write_status(body: kopf.Body, patch: kopf.Patch, update: StatusUpdate) -> No
         event_type = _EVENTS.get((cond.type, cond.status))
         # A first Ready=False while creating is the normal start, and a resource being deleted is not Ready by
         # definition: neither is news.
-        if cond.type == contract.READY and body.get("metadata", {}).get("deletionTimestamp"):
+        if cond.type == contract.READY and deleting:
             continue
         if event_type and not (
             before is None and cond.type == contract.READY and cond.status == FALSE and cond.reason == "Creating"
         ):
-            kopf.event(body, type=event_type, reason=cond.reason, message=cond.message)
+            events.append((event_type, cond.reason, cond.message))
+    return events
+
+
+def write_status(
+    body: kopf.Body, patch: kopf.Patch, update: StatusUpdate, *, generation: int | None, base: Mapping[str, Any]
+) -> None:
+    """Put `update` into kopf's patch if it changes the status; post an Event for each transition.
+
+    `base` is the status as last written (the body's, or newer when the reconcile wrote some itself).
+    """
+    for key, value in status_changes(base, update, generation=generation).items():
+        patch.status[key] = value
+    deleting = bool(body.get("metadata", {}).get("deletionTimestamp"))
+    for event_type, reason, message in transition_events(base, update, deleting=deleting):
+        kopf.event(body, type=event_type, reason=reason, message=message)

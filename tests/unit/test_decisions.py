@@ -7,18 +7,27 @@ from typing import Any
 import pytest
 
 from es_inference_operator.decisions import (
+    ADOPTED,
+    CREATE_PENDING,
     Capabilities,
     Claim,
     DeletionStep,
+    Ownership,
     References,
     Step,
     blocked_message,
     claim_winner,
+    cluster_changed,
+    cluster_identity,
     diff_endpoint,
+    expected_chunking_echo,
+    fixed_service_settings,
+    not_ours,
     parse_version,
     plan_deletion,
     plan_reconcile,
     references_from_dry_run,
+    release_without_elasticsearch,
     retry_delay,
 )
 from es_inference_operator.spec import DesiredEndpoint, SecretKeyRef
@@ -47,6 +56,17 @@ OBSERVED: dict[str, Any] = {
 
 def observed(**changes: Any) -> dict[str, Any]:
     return {**OBSERVED, **changes}
+
+
+# What the resource recorded when it created OBSERVED on cluster "c1".
+OWNED = Ownership(
+    cluster="c1",
+    inference_id="e5",
+    task_type="text_embedding",
+    service="openai",
+    service_settings=fixed_service_settings(OBSERVED),
+)
+PENDING = Ownership(cluster="c1", inference_id="e5", task_type="text_embedding", service="openai", state=CREATE_PENDING)
 
 
 @pytest.mark.parametrize(
@@ -97,35 +117,49 @@ def test_diff_in_cluster_allocations_are_updatable() -> None:
 
 
 @pytest.mark.parametrize(
-    ("seen", "managed", "secrets_changed", "caps", "step"),
+    ("seen", "ownership", "secrets_changed", "caps", "step"),
     [
-        (None, False, False, V9_1, Step.CREATE),
-        (None, True, False, V9_1, Step.CREATE),  # deleted behind our back: create again
-        (OBSERVED, False, False, V9_1, Step.ADOPT),
-        (observed(task_settings={"user": "x"}), False, False, V9_1, Step.MISMATCH),  # not ours: never overwrite
-        (observed(service="cohere"), False, False, V9_1, Step.MISMATCH),
-        (OBSERVED, True, False, V9_1, Step.IN_LINE),
-        (OBSERVED, True, True, V9_1, Step.UPDATE),  # a rotated Secret
-        (OBSERVED, True, True, V8_16, Step.NO_UPDATE_API),
-        (observed(task_settings={"user": "x"}), True, False, V8_17, Step.UPDATE),
-        (observed(task_settings={"user": "x"}), True, False, V8_15, Step.NO_UPDATE_API),
-        (observed(service_settings={"model_id": "other"}), True, False, V9_1, Step.NEEDS_RECREATE),
+        (None, None, False, V9_1, Step.CREATE),
+        (None, OWNED, False, V9_1, Step.CREATE),  # deleted behind our back: create again
+        (OBSERVED, None, False, V9_1, Step.ADOPT),
+        (observed(task_settings={"user": "x"}), None, False, V9_1, Step.MISMATCH),  # not ours: never overwrite
+        (observed(service="cohere"), None, False, V9_1, Step.MISMATCH),
+        (OBSERVED, OWNED, False, V9_1, Step.IN_LINE),
+        (OBSERVED, OWNED, True, V9_1, Step.UPDATE),  # a rotated Secret
+        (OBSERVED, OWNED, True, V8_16, Step.NO_UPDATE_API),
+        (observed(task_settings={"user": "x"}), OWNED, False, V8_17, Step.UPDATE),
+        (observed(task_settings={"user": "x"}), OWNED, False, V8_15, Step.NO_UPDATE_API),
+        # Replaced outside the operator by one of another model, type or service: not ours, never overwritten.
+        (observed(service_settings={"model_id": "other"}), OWNED, False, V9_1, Step.MISMATCH),
+        (observed(task_type="sparse_embedding"), OWNED, False, V9_1, Step.MISMATCH),
+        # Ours, but the spec asks for another model since: only a new endpoint could do it.
+        (
+            observed(service_settings={"model_id": "other"}),
+            Ownership(**{**OWNED.__dict__, "service_settings": {"model_id": "other"}}),
+            False,
+            V9_1,
+            Step.NEEDS_RECREATE,
+        ),
+        # The operator died after asking for the create: what it finds (same type and service) is its own.
+        (OBSERVED, PENDING, False, V9_1, Step.IN_LINE),
+        (observed(task_settings={"user": "x"}), PENDING, False, V9_1, Step.UPDATE),
+        (observed(service="cohere"), PENDING, False, V9_1, Step.MISMATCH),
     ],
 )
 def test_plan_reconcile(
-    seen: dict[str, Any] | None, managed: bool, secrets_changed: bool, caps: Capabilities, step: Step
+    seen: dict[str, Any] | None, ownership: Ownership | None, secrets_changed: bool, caps: Capabilities, step: Step
 ) -> None:
-    plan = plan_reconcile(DESIRED, seen, managed=managed, secrets_changed=secrets_changed, capabilities=caps)
+    plan = plan_reconcile(DESIRED, seen, ownership=ownership, secrets_changed=secrets_changed, capabilities=caps)
     assert plan.step is step
 
 
 def test_an_update_resends_the_secrets_with_service_settings() -> None:
-    plan = plan_reconcile(DESIRED, OBSERVED, managed=True, secrets_changed=True, capabilities=V9_1)
+    plan = plan_reconcile(DESIRED, OBSERVED, ownership=OWNED, secrets_changed=True, capabilities=V9_1)
     assert plan.update_body == {"service_settings": {}}
     assert plan.send_secrets
 
     plan = plan_reconcile(
-        DESIRED, observed(task_settings={"user": "x"}), managed=True, secrets_changed=False, capabilities=V9_1
+        DESIRED, observed(task_settings={"user": "x"}), ownership=OWNED, secrets_changed=False, capabilities=V9_1
     )
     assert plan.update_body == {"task_settings": {"user": "me"}}
     assert not plan.send_secrets
@@ -134,25 +168,144 @@ def test_an_update_resends_the_secrets_with_service_settings() -> None:
 def test_chunking_settings_update_needs_a_server_that_can() -> None:
     wanted = DesiredEndpoint(**{**DESIRED.__dict__, "chunking_settings": {"strategy": "word"}})
     assert (
-        plan_reconcile(wanted, OBSERVED, managed=True, secrets_changed=False, capabilities=V9_1).step
+        plan_reconcile(wanted, OBSERVED, ownership=OWNED, secrets_changed=False, capabilities=V9_1).step
         is Step.NO_UPDATE_API
     )
-    assert plan_reconcile(wanted, OBSERVED, managed=True, secrets_changed=False, capabilities=V9_5).step is Step.UPDATE
+    assert (
+        plan_reconcile(wanted, OBSERVED, ownership=OWNED, secrets_changed=False, capabilities=V9_5).step is Step.UPDATE
+    )
 
 
 @pytest.mark.parametrize(
-    ("policy", "managed", "claimed_by_other", "forced", "step"),
+    ("policy", "ownership", "released"),
     [
-        ("Delete", True, False, False, DeletionStep.CHECK_REFERENCES),
-        ("Delete", True, False, True, DeletionStep.FORCE_DELETE),
-        ("Orphan", True, False, False, DeletionStep.RELEASE),
-        ("Orphan", True, False, True, DeletionStep.RELEASE),  # force does not override the policy
-        ("Delete", False, False, True, DeletionStep.RELEASE),  # never ours: never deleted
-        ("Delete", True, True, True, DeletionStep.RELEASE),  # another resource manages the id
+        ("Orphan", OWNED, True),
+        ("Delete", None, True),  # never created nor adopted: nothing to delete, Elasticsearch not asked
+        ("Delete", PENDING, False),  # may have been created: ask
+        ("Delete", OWNED, False),
     ],
 )
-def test_plan_deletion(policy: str, managed: bool, claimed_by_other: bool, forced: bool, step: DeletionStep) -> None:
-    assert plan_deletion(policy=policy, managed=managed, claimed_by_other=claimed_by_other, forced=forced).step is step
+def test_release_without_elasticsearch(policy: str, ownership: Ownership | None, released: bool) -> None:
+    assert (release_without_elasticsearch(policy=policy, ownership=ownership) is not None) is released
+
+
+@pytest.mark.parametrize(
+    ("ownership", "cluster", "seen", "claimed_by_other", "forced", "step"),
+    [
+        (OWNED, "c1", OBSERVED, False, False, DeletionStep.CHECK_REFERENCES),
+        (OWNED, "c1", OBSERVED, False, True, DeletionStep.FORCE_DELETE),
+        (OWNED, "c1", None, False, False, DeletionStep.RELEASE),  # already gone
+        (OWNED, "c2", OBSERVED, False, True, DeletionStep.RELEASE_FOREIGN),  # it lives on another cluster
+        (OWNED, "c1", OBSERVED, True, True, DeletionStep.RELEASE),  # another resource manages the id
+        # Replaced outside the operator with another task type (a DELETE would get a 400 for ever): not ours.
+        (OWNED, "c1", observed(task_type="sparse_embedding"), False, False, DeletionStep.RELEASE_FOREIGN),
+        (OWNED, "c1", observed(service_settings={"model_id": "other"}), False, True, DeletionStep.RELEASE_FOREIGN),
+        # Changed in place (task settings): still ours.
+        (OWNED, "c1", observed(task_settings={"user": "x"}), False, False, DeletionStep.CHECK_REFERENCES),
+        (PENDING, "c1", OBSERVED, False, False, DeletionStep.CHECK_REFERENCES),
+        (PENDING, "c1", None, False, False, DeletionStep.RELEASE),  # the create never happened
+    ],
+)
+def test_plan_deletion(
+    ownership: Ownership,
+    cluster: str,
+    seen: dict[str, Any] | None,
+    claimed_by_other: bool,
+    forced: bool,
+    step: DeletionStep,
+) -> None:
+    plan = plan_deletion(
+        ownership=ownership, cluster=cluster, observed=seen, claimed_by_other=claimed_by_other, forced=forced
+    )
+    assert plan.step is step
+
+
+def test_ownership_round_trips_through_status() -> None:
+    assert Ownership.from_status({"ownership": OWNED.as_status()}) == OWNED
+    assert Ownership.from_status({}) is None
+    assert Ownership.from_status({"ownership": {"clusterUUID": ""}}) is None
+
+
+@pytest.mark.parametrize(
+    ("ownership", "seen", "foreign"),
+    [
+        (OWNED, OBSERVED, False),
+        (OWNED, observed(service_settings={**OBSERVED["service_settings"], "similarity": "cosine"}), False),  # added
+        (OWNED, observed(service_settings={"model_id": "text-embedding-3-small", "num_allocations": 3}), False),
+        (OWNED, observed(service="cohere"), True),
+        (PENDING, observed(service_settings={"model_id": "other"}), False),  # nothing echoed was recorded yet
+    ],
+)
+def test_not_ours(ownership: Ownership, seen: dict[str, Any], foreign: bool) -> None:
+    assert (not_ours(ownership, seen) is not None) is foreign
+
+
+def test_cluster_changed() -> None:
+    assert not cluster_changed(None, "c1", "e5")
+    assert not cluster_changed(OWNED, "c1", "e5")
+    assert cluster_changed(OWNED, "c2", "e5")
+    assert cluster_changed(Ownership(**{**OWNED.__dict__, "state": ADOPTED}), "c1", "other-id")
+
+
+@pytest.mark.parametrize(
+    ("uuid", "url", "identity"),
+    [
+        ("dXJhbmRvbQ", "http://localhost:9200", "dXJhbmRvbQ"),
+        # Two URLs of one cluster are one cluster: the server says which it is.
+        ("dXJhbmRvbQ", "https://es.search.svc:9200", "dXJhbmRvbQ"),
+        ("_na_", "HTTPS://Es.Example.com/", "url:https://es.example.com:443"),
+        (None, "http://127.0.0.1:9200/prefix", "url:http://127.0.0.1:9200"),
+    ],
+)
+def test_cluster_identity(uuid: str | None, url: str, identity: str) -> None:
+    assert cluster_identity(uuid, url) == identity
+
+
+@pytest.mark.parametrize(
+    ("wanted", "echo", "in_line"),
+    [
+        # Elasticsearch fills in sentence_overlap (reference §10.1): a partial spec is in line, not changed forever.
+        (
+            {"strategy": "sentence", "max_chunk_size": 100},
+            {"strategy": "sentence", "max_chunk_size": 100, "sentence_overlap": 1},
+            True,
+        ),
+        (
+            {"strategy": "sentence", "max_chunk_size": 100, "sentence_overlap": 0},
+            {"strategy": "sentence", "max_chunk_size": 100, "sentence_overlap": 1},
+            False,
+        ),
+        (
+            {"strategy": "word", "max_chunk_size": 100, "overlap": 10},
+            {"strategy": "word", "max_chunk_size": 100, "overlap": 10},
+            True,
+        ),
+        # A separator group is echoed as its separators, never by name.
+        (
+            {"strategy": "recursive", "max_chunk_size": 100, "separator_group": "markdown"},
+            {"strategy": "recursive", "max_chunk_size": 100, "separators": ["\n# "]},
+            True,
+        ),
+        (
+            {"strategy": "recursive", "max_chunk_size": 100, "separators": ["a"]},
+            {"strategy": "recursive", "max_chunk_size": 100, "separators": ["b"]},
+            False,
+        ),
+        # `none` keeps its strategy only.
+        ({"strategy": "none", "max_chunk_size": 5}, {"strategy": "none"}, True),
+        (
+            {"strategy": "word", "max_chunk_size": 100, "overlap": 10},
+            {"strategy": "sentence", "max_chunk_size": 250, "sentence_overlap": 1},
+            False,
+        ),
+    ],
+)
+def test_chunking_settings_compare_with_what_elasticsearch_echoes(
+    wanted: dict[str, Any], echo: dict[str, Any], in_line: bool
+) -> None:
+    desired = DesiredEndpoint(**{**DESIRED.__dict__, "chunking_settings": wanted})
+    assert diff_endpoint(desired, observed(chunking_settings=echo)).in_line is in_line
+    assert set(expected_chunking_echo(wanted)) <= set(wanted) | {"sentence_overlap"}
 
 
 def test_references_from_dry_run_sorted_and_tolerant_of_8_15() -> None:

@@ -50,18 +50,20 @@ def events(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     return posted
 
 
+def write(b: kopf.Body, patch: kopf.Patch, update: status.StatusUpdate, generation: int = 1) -> None:
+    status.write_status(b, patch, update, generation=generation, base=b.get("status") or {})
+
+
 def test_nothing_is_written_when_nothing_changed(events: list[tuple[str, str]]) -> None:
     first = kopf.Patch()
     update = status.ready("in line", fields={"inferenceId": "n", "managed": True})
-    status.write_status(body(), first, update)
+    write(body(), first, update)
     assert first.status["observedGeneration"] == 1
     assert events == [("Normal", "Available")]
 
     # Write what the first patch said into the object, and apply the same outcome again.
     again = kopf.Patch()
-    status.write_status(
-        body(first.status["conditions"], inferenceId="n", managed=True, observedGeneration=1), again, update
-    )
+    write(body(first.status["conditions"], inferenceId="n", managed=True, observedGeneration=1), again, update)
     assert not again
     assert events == [("Normal", "Available")]
 
@@ -69,13 +71,34 @@ def test_nothing_is_written_when_nothing_changed(events: list[tuple[str, str]]) 
 def test_a_blocked_deletion_posts_one_warning(events: list[tuple[str, str]]) -> None:
     update = status.deletion_blocked(References(("p",), ()), "blocked")
     patch = kopf.Patch()
-    status.write_status(body(deleting=True), patch, update)
+    write(body(deleting=True), patch, update)
     assert patch.status["references"] == {"pipelines": ["p"], "indexes": []}
     again = kopf.Patch()
-    status.write_status(
+    write(
         body(patch.status["conditions"], deleting=True, references=patch.status["references"], observedGeneration=1),
         again,
         update,
     )
     assert not again
     assert events == [("Warning", "InUse")]
+
+
+def test_the_status_describes_the_generation_it_was_decided_on(events: list[tuple[str, str]]) -> None:
+    """A resync that took generation 1's spec publishes generation 1, even when the live body is at 2 by then:
+    Argo CD and `kubectl wait` must not see the new generation Ready before it was reconciled."""
+    patch = kopf.Patch()
+    write(body(generation=2), patch, status.ready("in line", fields={}), generation=1)
+    assert patch.status["observedGeneration"] == 1
+    assert {c["observedGeneration"] for c in patch.status["conditions"]} == {1}
+
+
+def test_a_status_written_during_the_reconcile_is_the_base_of_the_final_patch(events: list[tuple[str, str]]) -> None:
+    """The reconcile wrote Reconciling=True itself (before calling Elasticsearch); the body kopf holds does not
+    show it. The final patch must still set Reconciling=False."""
+    b = body([{"type": "Reconciling", "status": "False", "reason": "R", "message": "m", "lastTransitionTime": "t"}])
+    early = status.status_changes(b.status, status.reconciling("go"), generation=2)
+    written = status.applied(dict(b.status), early)
+    patch = kopf.Patch()
+    status.write_status(b, patch, status.ready("in line", fields={}), generation=2, base=written)
+    reconciling = next(c for c in patch.status["conditions"] if c["type"] == "Reconciling")
+    assert reconciling["status"] == "False"
