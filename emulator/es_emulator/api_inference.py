@@ -155,7 +155,7 @@ def get_endpoints(ctx: Context, request: RestRequest) -> Action:
     def action() -> Reply:
         ctx.authorize(request, security.INFERENCE_GET)
         if target in ("_all", "*"):
-            endpoints = [e for e in ctx.store.all_endpoints() if task_type in (ANY, e.task_type)]
+            endpoints = ctx.store.all_endpoints(None if task_type == ANY else task_type)
         else:
             endpoint = ctx.store.find_endpoint(target)
             if endpoint is None:

@@ -14,6 +14,9 @@ from .indices import Index
 from .profiles import Profile
 from .references import indexes_referencing, pipelines_referencing
 
+# ModelRegistry's searches use setSize(10_000) (§10.4).
+REGISTRY_SEARCH_SIZE = 10_000
+
 
 class Store:
     def __init__(self, profile: Profile) -> None:
@@ -54,12 +57,17 @@ class Store:
             found = self.endpoints.get(inference_id)
         return found if found is not None else default_endpoint(inference_id, self.profile)
 
-    def all_endpoints(self) -> list[Endpoint]:
-        """Stored and default endpoints, sorted by inference_id (§4)."""
+    def all_endpoints(self, task_type: str | None = None) -> list[Endpoint]:
+        """Stored and default endpoints (of ``task_type`` when given), sorted by inference_id (§4, §10.4).
+
+        The registry reads stored endpoints with one search of size 10,000, so more are silently cut; which
+        ones upstream is unspecified: here the first by id.
+        """
         with self.lock:
-            stored = dict(self.endpoints)
-        merged = {e.inference_id: e for e in default_endpoints(self.profile)}
-        merged.update(stored)
+            stored = [e for e in self.endpoints.values() if task_type in (None, e.task_type)]
+        stored.sort(key=lambda e: e.inference_id)
+        merged = {e.inference_id: e for e in default_endpoints(self.profile) if task_type in (None, e.task_type)}
+        merged.update((e.inference_id, e) for e in stored[:REGISTRY_SEARCH_SIZE])
         return [merged[k] for k in sorted(merged)]
 
     def is_default(self, inference_id: str) -> bool:

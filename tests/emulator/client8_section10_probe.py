@@ -1,4 +1,5 @@
-"""Run by test_chunking with the 8.x client on PYTHONPATH: chunking settings refused and echoed (§10.1).
+"""Run by the §10 tests with the 8.x client on PYTHONPATH: chunking settings refused and echoed (§10.1), the
+cluster uuid (§10.3), the list APIs (§10.4).
 
 Prints one JSON object with what it saw.
 """
@@ -35,6 +36,12 @@ def main(url: str) -> None:
         inference_config={**service, "chunking_settings": {"strategy": "sentence", "max_chunk_size": 100}},
     )
     seen["echo"] = es.inference.get(inference_id="partial")["endpoints"][0]["chunking_settings"]
+    seen["cluster_uuid"] = es.info()["cluster_uuid"]
+    seen["all"] = [e["inference_id"] for e in es.inference.get()["endpoints"]]
+    seen["sparse"] = [
+        e["inference_id"] for e in es.inference.get(task_type="sparse_embedding", inference_id="*")["endpoints"]
+    ]
+    seen["rerank"] = [e["inference_id"] for e in es.inference.get(task_type="rerank", inference_id="_all")["endpoints"]]
     print(json.dumps(seen))
 
 

@@ -16,7 +16,7 @@ from .client8 import run_with_client8
 from .conftest import V90, V91, V92, V93, V95, V816, V817, V818, V819, Factory
 from .support import Answer, call, client, error, openai_body
 
-CLIENT8_PROBE = Path(__file__).with_name("client8_chunking_probe.py")
+CLIENT8_PROBE = Path(__file__).with_name("client8_section10_probe.py")
 DEFAULT = {"strategy": "sentence", "max_chunk_size": 250, "sentence_overlap": 1}
 PLAINTEXT = [r"(?<!\n)\n\n(?!\n)", r"(?<!\n)\n(?!\n)"]
 MARKDOWN = [
@@ -545,9 +545,18 @@ def test_update_chunking_of_a_task_type_that_does_not_chunk(emulator: Factory) -
 
 @pytest.mark.parametrize("version", [V819, V91])
 def test_official_8x_client_sees_the_refusals_and_the_echo(emulator: Factory, version: str) -> None:
-    result = run_with_client8(CLIENT8_PROBE, emulator(version).url)
+    srv = emulator(version)
+    result = run_with_client8(CLIENT8_PROBE, srv.url)
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {
+    seen = json.loads(result.stdout)
+    # The cluster uuid and the lists are checked in test_cluster_identity / test_inference_get.
+    assert seen["cluster_uuid"] == srv.cluster_uuid
+    defaults = [".elser-2-elasticsearch", ".multilingual-e5-small-elasticsearch", ".rerank-v1-elasticsearch"]
+    assert seen["all"] == sorted(["partial", *defaults])
+    assert (seen["sparse"], seen["rerank"]) == ([".elser-2-elasticsearch"], [".rerank-v1-elasticsearch"])
+    for key in ("cluster_uuid", "all", "sparse", "rerank"):
+        del seen[key]
+    assert seen == {
         "negative": [
             "validation_exception",
             "Validation Failed: 1: [chunking_settings] Invalid value [-5]. [max_chunk_size] must be a positive "

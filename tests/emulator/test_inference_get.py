@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 from elasticsearch import NotFoundError
 
@@ -119,3 +121,56 @@ def test_get_rejects_unknown_parameters(emulator: Factory) -> None:
     )
     answer = call(emulator(V91), "GET", "/_inference/_all?b=1&a=2")
     assert answer.json["error"]["reason"] == "request [/_inference/_all] contains unrecognized parameters: [a], [b]"
+
+
+@pytest.mark.parametrize("version", [V815, V816, V91])
+def test_list_item_shape_per_version(emulator: Factory, version: str) -> None:
+    # §10.4: 8.15 items carry model_id and inference_id and print empty task_settings; 8.16+ hide them.
+    srv = emulator(version)
+    put_openai(srv, "c1", "completion")
+    (item,) = call(srv, "GET", "/_inference/completion/_all").json["endpoints"]
+    expected: dict[str, object] = {
+        "inference_id": "c1",
+        "task_type": "completion",
+        "service": "openai",
+        "service_settings": {"model_id": "text-embedding-3-small", "rate_limit": {"requests_per_minute": 500}},
+    }
+    if version == V815:
+        expected = {"model_id": "c1", **expected, "task_settings": {}}
+    assert item == expected
+    assert list(item) == list(expected)
+
+
+def test_list_with_the_official_9x_client(emulator: Factory) -> None:
+    srv = emulator(V91)
+    put_openai(srv, "b-emb")
+    put_openai(srv, "a-chat", "completion")
+    es = client(srv)
+    assert [e["inference_id"] for e in es.inference.get()["endpoints"]] == [
+        ".elser-2-elasticsearch",
+        ".multilingual-e5-small-elasticsearch",
+        ".rerank-v1-elasticsearch",
+        "a-chat",
+        "b-emb",
+    ]
+    by_task = es.inference.get(task_type="text_embedding")["endpoints"]
+    assert [e["inference_id"] for e in by_task] == [".multilingual-e5-small-elasticsearch", "b-emb"]
+    assert b"sk-secret" not in call(srv, "GET", "/_inference/_all").raw  # secrets never listed
+
+
+def test_a_list_holds_at_most_10000_stored_endpoints(emulator: Factory) -> None:
+    # §10.4: each registry search has size 10,000; defaults are added after it.
+    srv = emulator(V91)
+    put_openai(srv, "t")
+    template = srv.state.endpoints["t"]
+    with srv.state.lock:
+        for n in range(10_004):
+            clone = copy.copy(template)
+            clone.inference_id = f"e{n:05d}"
+            srv.state.endpoints[clone.inference_id] = clone
+        del srv.state.endpoints["t"]
+    ids = [e["inference_id"] for e in call(srv, "GET", "/_inference", timeout=60).json["endpoints"]]
+    assert len(ids) == 10_000 + 3
+    assert ids[:3] == sorted(DEFAULTS[V91]) and ids[3] == "e00000" and ids[-1] == "e09999"
+    by_task = call(srv, "GET", "/_inference/text_embedding/_all", timeout=60).json["endpoints"]
+    assert len(by_task) == 10_000 + 1  # with the E5 default
