@@ -93,6 +93,24 @@ def test_the_force_annotation_deletes_a_blocked_endpoint_at_once(stack: Stack, k
     assert ("/_inference/text_embedding/e5", {"force": "true"}) in es_calls(stack)
 
 
+def test_a_corrected_force_annotation_wakes_the_deletion_at_once(stack: Stack, kube: Kube) -> None:
+    """Seen: `force=True` (not forcing: the value must be `true`), then `--overwrite ...=true`, waited for the
+    next re-check (10-15 s). Every change of either key to `true` wakes a blocked deletion."""
+    ready_endpoint(kube)
+    stack.es_call("PUT", "/_ingest/pipeline/embed-docs", pipeline_using("e5"))
+    kube.run("delete", "iep", "e5", "--wait=false")
+    kube.wait_condition("e5", "DeletionBlocked")
+    kube.run("annotate", "iep", "e5", "inference.es-operator.dev/force=True")
+    # Let the operator see the wrong value on its own. It writes nothing when it does (by design), so there is
+    # no condition to poll: a fixed second, well past kopf's 0.1 s batching of events.
+    time.sleep(1.0)
+    assert kube.exists("e5")
+    kube.run("annotate", "--overwrite", "iep", "e5", "inference.es-operator.dev/force=true")
+    # The re-check interval is 30 s here: only the wake-up on the annotation makes this quick.
+    kube.wait_gone("e5", timeout=10)
+    assert stack.endpoint("e5") is None
+
+
 def test_a_force_annotation_set_before_the_delete_skips_the_dry_run(stack: Stack, kube: Kube) -> None:
     ready_endpoint(kube)
     stack.es_call("PUT", "/_ingest/pipeline/embed-docs", pipeline_using("e5"))
