@@ -49,13 +49,20 @@ if [ -f "$dir/.complete" ] && has_all "$dir"; then
   exit 0
 fi
 
+# shellcheck source=progress.sh
+. "$here/progress.sh"
+
 echo "Building the control plane (Kubernetes $KUBERNETES_VERSION, etcd $ETCD_VERSION) into $dir" >&2
 echo "A cold build takes about 15-25 minutes on 2 cores; later runs reuse the cache." >&2
-start=$(date +%s)
 work="$dir.partial.$$"
+log="$work.log"
 rm -rf "$work"
 mkdir -p "$work"
-trap 'rm -rf "$work"' EXIT
+trap 'progress_stop; rm -rf "$work"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+progress_begin "$log"
+echo "Go's output goes to $log" >&2
 
 minor=${KUBERNETES_VERSION#v1.}; minor=${minor%%.*}
 version_pkg=k8s.io/component-base/version
@@ -68,20 +75,47 @@ export CGO_ENABLED=0 GOWORK=off GOFLAGS=-mod=readonly
 export GOGC=${GOGC:-200}
 common=(-trimpath -pgo=off -buildvcs=false)
 
-(cd "$here/kubernetes" && go build "${common[@]}" -ldflags "all=$stamp -s -w" \
-  -o "$work/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver)
-(cd "$here/kubernetes" && go build "${common[@]}" -ldflags "all=$stamp -s -w" \
-  -o "$work/kubectl" k8s.io/kubernetes/cmd/kubectl)
-(cd "$here/etcd" && go build "${common[@]}" -ldflags "-s -w" -o "$work/etcd" go.etcd.io/etcd/server/v3)
+# Listing each binary's packages downloads the modules they need (what `go build` would download first) and
+# tells how many packages each build compiles at most.
+graph="$work/.packages"
+mkdir -p "$graph"
+list_packages() {
+  (cd "$here/kubernetes" && go list "${common[@]}" -deps k8s.io/kubernetes/cmd/kube-apiserver >"$graph/kube-apiserver")
+  (cd "$here/kubernetes" && go list "${common[@]}" -deps k8s.io/kubernetes/cmd/kubectl >"$graph/kubectl")
+  (cd "$here/etcd" && go list "${common[@]}" -deps go.etcd.io/etcd/server/v3 >"$graph/etcd")
+}
+build_apiserver() {
+  cd "$here/kubernetes" && go build -v "${common[@]}" -ldflags "all=$stamp -s -w" \
+    -o "$work/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
+}
+build_kubectl() {
+  cd "$here/kubernetes" && go build -v "${common[@]}" -ldflags "all=$stamp -s -w" \
+    -o "$work/kubectl" k8s.io/kubernetes/cmd/kubectl
+}
+build_etcd() {
+  cd "$here/etcd" && go build -v "${common[@]}" -ldflags "-s -w" -o "$work/etcd" go.etcd.io/etcd/server/v3
+}
+packages_of() { wc -l <"$graph/$1" | tr -d ' '; }
 
-# A binary that cannot tell its version is not one we trust to cache.
-"$work/kube-apiserver" --version >&2
-"$work/kubectl" version --client >&2
-"$work/etcd" --version >&2
+progress_step "1/4 downloading modules" 0 list_packages
+progress_step "2/4 building kube-apiserver" "$(packages_of kube-apiserver)" build_apiserver
+progress_step "3/4 building kubectl" "$(packages_of kubectl)" build_kubectl
+progress_step "4/4 building etcd" "$(packages_of etcd)" build_etcd
+rm -rf "$graph"
+
+# A binary that cannot tell its version is not one we trust to cache (a failed assignment stops the script).
+apiserver_version=$("$work/kube-apiserver" --version)
+kubectl_version=$("$work/kubectl" version --client)
+etcd_version=$("$work/etcd" --version)
+built=$(printf '  %-15s %s\n' kube-apiserver "${apiserver_version%%$'\n'*}" kubectl "${kubectl_version%%$'\n'*}" \
+  etcd "${etcd_version%%$'\n'*}")
 
 rm -rf "$dir"
 mv "$work" "$dir"
-trap - EXIT
+mv "$log" "$dir/build.log"
+trap - EXIT INT TERM
 touch "$dir/.complete"
-echo "Built in $(( $(date +%s) - start )) s: $(du -sh "$dir" | cut -f1) in $dir" >&2
+echo "Built in $(progress_clock $((SECONDS - progress_started))) ($progress_summary):" >&2
+echo "$built" >&2
+echo "$(du -sh "$dir" | cut -f1) in $dir (Go's output: $dir/build.log)" >&2
 echo "$dir"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import pty
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 SCRIPT = Path(__file__).resolve().parents[2] / "testbed" / "build-controlplane.sh"
@@ -81,3 +84,86 @@ def test_a_complete_cache_entry_is_used_without_building(tmp_path: Path) -> None
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == str(entry)
     assert "Building" not in result.stderr
+
+
+FAKE_GO = """#!/bin/sh
+# Stands in for `go`: downloads one module, lists three packages, compiles two, writes a binary that has a version.
+case "$1" in
+  env) echo go1.99.0 ;;
+  list)
+    echo "go: downloading example.com/module v1.0.0" >&2
+    printf 'internal/abi\\nexample.com/a\\nexample.com/b\\n' ;;
+  build)
+    while [ $# -gt 0 ]; do [ "$1" = -o ] && out=$2; shift; done
+    sleep "${FAKE_GO_BUILD_SECONDS:-0}"
+    if [ -n "${FAKE_GO_FAIL:-}" ]; then echo "cmd/kube-apiserver: undefined: boom" >&2; exit 2; fi
+    printf 'internal/abi\\nexample.com/a\\n' >&2
+    printf '#!/bin/sh\\necho "$(basename "$0") v9.9.9"\\n' >"$out"
+    chmod +x "$out" ;;
+esac
+"""
+
+
+def fake_go(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "go").write_text(FAKE_GO)
+    (folder / "go").chmod(0o755)
+    return folder
+
+
+def test_a_build_shows_its_steps_and_says_what_it_built_where_and_how_long(tmp_path: Path) -> None:
+    bin_dir = fake_go(tmp_path / "bin")
+    result = run({"ES_OPERATOR_CACHE": str(tmp_path / "cache"), "PATH": f"{bin_dir}:/usr/bin:/bin", "CI": "true"})
+    assert result.returncode == 0, result.stderr
+    folder = Path(result.stdout.strip().splitlines()[-1])
+    assert (folder / ".complete").exists() and (folder / "build.log").exists()
+    assert not list(folder.parent.glob("*.partial.*")), "no leftovers"
+    lines = result.stderr.splitlines()
+    assert "1/4 downloading modules: 3 modules downloaded: done in " in result.stderr  # one per `go list`
+    for step in ("2/4 building kube-apiserver", "3/4 building kubectl", "4/4 building etcd"):
+        assert any(step in line and "2/3 packages compiled: done in" in line for line in lines), step
+    assert "\r" not in result.stderr, "plain lines when not on a terminal"
+    summary = result.stderr[result.stderr.index("Built in ") :]
+    for name in ("kube-apiserver", "kubectl", "etcd"):
+        assert f"{name} v9.9.9" in summary
+    assert f"in {folder} (Go's output: {folder}/build.log)" in summary
+
+
+def test_a_failed_step_says_which_and_keeps_go_output(tmp_path: Path) -> None:
+    bin_dir = fake_go(tmp_path / "bin")
+    cache = tmp_path / "cache"
+    result = run({"ES_OPERATOR_CACHE": str(cache), "PATH": f"{bin_dir}:/usr/bin:/bin", "FAKE_GO_FAIL": "1"})
+    assert result.returncode == 2
+    assert "2/4 building kube-apiserver: 0/3 packages compiled: FAILED (exit 2)" in result.stderr
+    assert "undefined: boom" in result.stderr
+    (log,) = (cache / "controlplane").glob("*.partial.*.log")
+    assert "undefined: boom" in log.read_text()
+    assert [path.name for path in (cache / "controlplane").iterdir()] == [log.name], "no half-built folder"
+
+
+def test_on_a_terminal_the_progress_line_is_rewritten_in_place(tmp_path: Path) -> None:
+    bin_dir = fake_go(tmp_path / "bin")
+    controller, terminal = pty.openpty()
+    env = {
+        "HOME": "/nonexistent",
+        "ES_OPERATOR_CACHE": str(tmp_path / "cache"),
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "FAKE_GO_BUILD_SECONDS": "1.5",  # long enough for the once-a-second refresh to show
+    }
+    shown = bytearray()
+
+    def read_screen() -> None:
+        with contextlib.suppress(OSError):  # EIO once the script, the terminal's last writer, is gone
+            while chunk := os.read(controller, 4096):
+                shown.extend(chunk)
+
+    reader = threading.Thread(target=read_screen)
+    reader.start()
+    process = subprocess.Popen(["bash", str(SCRIPT)], env=env, stdout=subprocess.PIPE, stderr=terminal)
+    os.close(terminal)
+    stdout, _ = process.communicate(timeout=60)
+    reader.join(timeout=10)
+    os.close(controller)
+    assert process.returncode == 0, shown.decode(errors="replace")
+    assert b"\r\x1b[K[" in shown and b"building kube-apiserver" in shown
+    assert stdout.decode().strip().splitlines()[-1].startswith(str(tmp_path / "cache"))
