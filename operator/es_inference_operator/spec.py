@@ -18,6 +18,18 @@ class SecretKeyRef:
 
 
 @dataclass(frozen=True)
+class ElasticsearchRef:
+    """spec.elasticsearchRef, ECK's ObjectSelector: a connection Secret (`secret_name`), an ECK-managed
+    Elasticsearch (`name`, `namespace` defaulting to the resource's, `service_name`), or neither: the operator's
+    default. The CRD refuses secretName together with the others."""
+
+    secret_name: str | None = None
+    name: str | None = None
+    namespace: str | None = None
+    service_name: str | None = None
+
+
+@dataclass(frozen=True)
 class DesiredEndpoint:
     """The inference endpoint a resource declares. Secret values are not here, only references to them."""
 
@@ -28,7 +40,7 @@ class DesiredEndpoint:
     secret_refs: Mapping[str, SecretKeyRef] = field(default_factory=dict)
     task_settings: Mapping[str, Any] | None = None
     chunking_settings: Mapping[str, Any] | None = None
-    connection_secret: str | None = None
+    elasticsearch_ref: ElasticsearchRef = field(default_factory=ElasticsearchRef)
     deletion_policy: str | None = None
 
     @property
@@ -67,7 +79,12 @@ def desired_endpoint(name: str, spec: Mapping[str, Any]) -> DesiredEndpoint:
         secret_refs=refs,
         task_settings=spec.get("taskSettings"),
         chunking_settings=spec.get("chunkingSettings"),
-        connection_secret=es_ref.get("secretName"),
+        elasticsearch_ref=ElasticsearchRef(
+            secret_name=es_ref.get("secretName"),
+            name=es_ref.get("name"),
+            namespace=es_ref.get("namespace"),
+            service_name=es_ref.get("serviceName"),
+        ),
         deletion_policy=spec.get("deletionPolicy"),
     )
 
