@@ -115,7 +115,9 @@ mv "$work" "$dir"
 mv "$log" "$dir/build.log"
 trap - EXIT INT TERM
 touch "$dir/.complete"
-echo "Built in $(progress_clock $((SECONDS - progress_started))) ($progress_summary):" >&2
+progress_measure_cpu
+echo "Built in $(progress_clock $((SECONDS - progress_started))) using $(progress_clock "$progress_cpu_seconds") of CPU" \
+  "($progress_summary):" >&2
 echo "$built" >&2
 echo "$(du -sh "$dir" | cut -f1) in $dir (Go's output: $dir/build.log)" >&2
 echo "$dir"

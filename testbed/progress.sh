@@ -10,6 +10,7 @@
 #   progress_begin "$log_file"
 #   progress_step "building kube-apiserver" "$packages_in_its_graph" build_apiserver   # a command or function
 #   progress_clock $((SECONDS - progress_started))                                    # e.g. 12m03s
+#   progress_measure_cpu; progress_clock "$progress_cpu_seconds"                       # CPU time of the steps
 #
 # A failed step prints the last 40 lines of the log and returns the command's exit status.
 
@@ -54,6 +55,19 @@ _progress_line() {
   local label=$1 from=$2 total=$3 counts
   counts=$(_progress_counts "$from" "$total")
   printf '[%s] %s%s' "$(progress_clock $((SECONDS - progress_started)))" "$label" "${counts:+: $counts}"
+}
+
+# Sets progress_cpu_seconds: CPU time (user + system) of every process the steps started, reaped so far. Unlike
+# the elapsed time it does not grow when other jobs share the CPU. Not in a $(...): that runs in a subshell.
+progress_measure_cpu() {
+  local file="$progress_log.times" user sys
+  times >"$file"
+  read -r user sys < <(sed -n 2p "$file")
+  rm -f "$file"
+  progress_cpu_seconds=0
+  for part in "$user" "$sys"; do  # each like 31m2.123s
+    progress_cpu_seconds=$((progress_cpu_seconds + ${part%%m*} * 60 + 10#$(printf '%s' "${part#*m}" | cut -d. -f1)))
+  done
 }
 
 # Stop the step's command (for the caller's EXIT trap: a background job would outlive the script).
