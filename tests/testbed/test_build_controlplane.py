@@ -95,7 +95,7 @@ case "$1" in
     printf 'internal/abi\\nexample.com/a\\nexample.com/b\\n' ;;
   build)
     while [ $# -gt 0 ]; do [ "$1" = -o ] && out=$2; shift; done
-    sleep "${FAKE_GO_BUILD_SECONDS:-0}"
+    case "$out" in */kube-apiserver) sleep "${FAKE_GO_APISERVER_SECONDS:-0}" ;; esac
     if [ -n "${FAKE_GO_FAIL:-}" ]; then echo "cmd/kube-apiserver: undefined: boom" >&2; exit 2; fi
     printf 'internal/abi\\nexample.com/a\\n' >&2
     printf '#!/bin/sh\\necho "$(basename "$0") v9.9.9"\\n' >"$out"
@@ -148,7 +148,7 @@ def test_on_a_terminal_the_progress_line_is_rewritten_in_place(tmp_path: Path) -
         "HOME": "/nonexistent",
         "ES_OPERATOR_CACHE": str(tmp_path / "cache"),
         "PATH": f"{bin_dir}:/usr/bin:/bin",
-        "FAKE_GO_BUILD_SECONDS": "1.5",  # long enough for the once-a-second refresh to show
+        "FAKE_GO_APISERVER_SECONDS": "1.5",  # long enough for the once-a-second refresh to show
     }
     shown = bytearray()
 
