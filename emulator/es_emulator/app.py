@@ -19,6 +19,7 @@ from multidict import CIMultiDict
 
 from . import api_admin, api_indices, api_inference, api_ingest, api_root
 from .errors import EsError, SimpleError
+from .faults import RecordedRequest
 from .media import check_body_content_type, check_versions, parse_media_type, response_content_type
 from .params import Params
 from .rest import Context, Prepare, Reply, RestRequest
@@ -52,6 +53,21 @@ async def _handle(
         return _render(api_admin.dispatch(admin, ctx, request.method, path, raw_body), None, pretty=False)
     query = {k: v for k, v in request.query.items()}  # a repeated parameter: the last one wins
     recorded = ctx.requests.record(request.method, path, query)
+    try:
+        return await _answer(ctx, router, request, recorded, raw_body, query)
+    finally:
+        ctx.requests.answered()
+
+
+async def _answer(
+    ctx: Context,
+    router: Router[Prepare],
+    request: web.Request,
+    recorded: RecordedRequest,
+    raw_body: bytes,
+    query: dict[str, str],
+) -> web.StreamResponse:
+    path = request.path
     decision = ctx.faults.take()
     if decision.latency > 0:
         await asyncio.sleep(decision.latency)

@@ -266,16 +266,26 @@ class RequestLog:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._entries: list[RecordedRequest] = []
+        self.in_flight = 0
+        self.max_in_flight = 0  # the most requests being answered at once: what a client's cap must bound
 
     def record(self, method: str, path: str, query: dict[str, str]) -> RecordedRequest:
         entry = RecordedRequest(method, path, dict(query))
         with self._lock:
             self._entries.append(entry)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
         return entry
+
+    def answered(self) -> None:
+        """A recorded request is done (answered, failed, dropped or abandoned)."""
+        with self._lock:
+            self.in_flight -= 1
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self.max_in_flight = self.in_flight
 
     def snapshot(self) -> list[RecordedRequest]:
         with self._lock:

@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> None:
         clusterwide=not args.namespace,
         namespaces=args.namespace,
         liveness_endpoint=args.liveness or None,
+        memo=kopf.Memo(namespaces=tuple(args.namespace)),
     )
 
 

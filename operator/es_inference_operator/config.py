@@ -49,6 +49,9 @@ class OperatorConfig:
     create_timeout_seconds: float = 120.0  # a PUT waits for an in-cluster model deployment (reference §3.1)
     retry_base_seconds: float = 2.0  # first backoff after an Elasticsearch error; doubles, capped, jittered
     retry_cap_seconds: float = 120.0
+    references_seconds: float = 300.0  # how often each endpoint's references are looked at (a dry run)
+    reference_checks_per_second: float = 10.0  # dry runs per cluster at most, outside deletions
+    max_concurrency: int = 10  # requests in flight per Elasticsearch (and its connection pool's size)
     metrics_port: int = 8080
     verify_certs: bool = True  # for connections from resources' Secrets, too
     # Where an ECK Elasticsearch's HTTP Service answers. Only for development: a machine without cluster DNS.
@@ -83,6 +86,9 @@ class OperatorConfig:
             create_timeout_seconds=float(env.get("ELASTICSEARCH_CREATE_TIMEOUT_SECONDS", 120)),
             retry_base_seconds=float(env.get("OPERATOR_RETRY_BASE_SECONDS", 2)),
             retry_cap_seconds=float(env.get("OPERATOR_RETRY_CAP_SECONDS", 120)),
+            references_seconds=float(env.get("OPERATOR_REFERENCES_SECONDS", 300)),
+            reference_checks_per_second=float(env.get("OPERATOR_REFERENCE_CHECKS_PER_SECOND", 10)),
+            max_concurrency=int(env.get("ELASTICSEARCH_MAX_CONCURRENT_REQUESTS", 10)),
             metrics_port=int(env.get("OPERATOR_METRICS_PORT", 8080)),
             verify_certs=verify,
             eck_url_template=_url_template(env.get("OPERATOR_ECK_URL_TEMPLATE") or DEFAULT_ECK_URL_TEMPLATE),

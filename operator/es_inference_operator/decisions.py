@@ -6,6 +6,7 @@ No I/O here: the handlers gather the facts (the spec, what Elasticsearch answere
 from __future__ import annotations
 
 import enum
+import hashlib
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -387,6 +388,12 @@ def claim_winner(claims: Sequence[Claim]) -> Claim:
 
 
 # --- Retries ----------------------------------------------------------------------------------------------
+
+
+def spread_offset(key: str, period: float) -> float:
+    """A stable share of `period` for `key` (a uid): spreads periodic work evenly over the period."""
+    fraction = int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    return period * fraction
 
 
 def retry_delay(

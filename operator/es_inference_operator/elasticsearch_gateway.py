@@ -140,6 +140,7 @@ class ElasticsearchGateway:
         request_timeout: float = 10.0,
         create_timeout: float = 120.0,
         capabilities_ttl: float = 60.0,
+        max_concurrency: int = 10,
     ) -> None:
         auth: dict[str, Any] = {}
         if connection.api_key:
@@ -155,8 +156,12 @@ class ElasticsearchGateway:
             # Retries belong to the operator (kopf's backoff with jitter), not to a hidden loop in here.
             max_retries=0,
             retry_on_timeout=False,
+            # As many connections as requests may be in flight: a request never waits inside the client for a
+            # connection, so its timeout measures Elasticsearch, not the operator's own queue.
+            connections_per_node=max_concurrency,
             **auth,
         )
+        self._slots = asyncio.Semaphore(max_concurrency)
         # A PUT of an in-cluster service waits for its model deployment (30 s by default, 120 s for completion
         # tasks: reference §3.1): a timeout shorter than that would report a create that is still going on.
         self._create_timeout = max(create_timeout, request_timeout)
@@ -164,6 +169,8 @@ class ElasticsearchGateway:
         self._capabilities_at = 0.0
         self._capabilities_ttl = capabilities_ttl
         self._negotiating = asyncio.Lock()
+        self.endpoints = EndpointSnapshot(self)
+        self.reference_checks = TokenBucket()
 
     @property
     def _transport(self) -> CompatibleTransport:
@@ -179,6 +186,12 @@ class ElasticsearchGateway:
     ) -> T:
         """One request. Its failure comes back in the operator's terms, with every secret value it sent (and the
         connection's credentials) masked: Elasticsearch echoes unknown settings, values included (§10.5)."""
+        async with self._slots:  # waiting for a slot is the operator's queue: it never counts as an error
+            return await self._call_now(operation, make_call, sent_secrets)
+
+    async def _call_now(
+        self, operation: str, make_call: Callable[[], Awaitable[T]], sent_secrets: tuple[str, ...]
+    ) -> T:
         started = time.monotonic()
         try:
             return await make_call()
@@ -223,6 +236,13 @@ class ElasticsearchGateway:
         endpoints = response.get("endpoints") or response.get("models") or []
         return dict(endpoints[0]) if endpoints else None
 
+    async def list_endpoints(self) -> dict[str, dict[str, Any]]:
+        """Every endpoint of the cluster by id, in one request (GET _inference/_all; reference §10.4)."""
+        await self.capabilities()
+        response = await self._call("list", lambda: self.client.inference.get(inference_id="_all"))
+        endpoints = response.get("endpoints") or response.get("models") or []
+        return {str(e.get("inference_id") or e.get("model_id")): dict(e) for e in endpoints}
+
     async def put_endpoint(
         self, task_type: str, inference_id: str, body: Mapping[str, Any], *, secrets: tuple[str, ...] = ()
     ) -> dict[str, Any]:
@@ -235,6 +255,7 @@ class ElasticsearchGateway:
             lambda: client.inference.put(task_type=task_type, inference_id=inference_id, body=dict(body)),
             sent_secrets=secrets,
         )
+        self.endpoints.note(inference_id, dict(response.body))
         return dict(response.body)
 
     async def update_endpoint(
@@ -246,6 +267,7 @@ class ElasticsearchGateway:
             lambda: self.client.inference.update(task_type=task_type, inference_id=inference_id, body=dict(body)),
             sent_secrets=secrets,
         )
+        self.endpoints.note(inference_id, dict(response.body))
         return dict(response.body)
 
     async def semantic_text_indexes(self, inference_id: str) -> tuple[str, ...]:
@@ -290,11 +312,69 @@ class ElasticsearchGateway:
             )
         except Rejected as err:
             if err.status == 404:
+                self.endpoints.note(inference_id, None)
                 return False
             if err.status == 409:
                 raise Referenced(err.reason, status=409, error_type=err.error_type) from None
             raise
+        self.endpoints.note(inference_id, None)
         return True
+
+
+class TokenBucket:
+    """At most `rate` takes per second on average, in bursts of at most one second's worth."""
+
+    def __init__(self) -> None:
+        self._tokens: float | None = None  # full at first
+        self._at = time.monotonic()
+
+    def take(self, rate: float) -> bool:
+        now = time.monotonic()
+        tokens = rate if self._tokens is None else self._tokens + (now - self._at) * rate
+        self._tokens = min(rate, tokens)
+        self._at = now
+        if self._tokens < 1.0:
+            return False
+        self._tokens -= 1.0
+        return True
+
+
+class EndpointSnapshot:
+    """All endpoints of one cluster from one list request, shared by every resource on that cluster: the
+    periodic drift check compares with it locally, so that its load on Elasticsearch does not grow with the
+    number of resources. The operator's own creates, updates and deletes are noted in it as they happen."""
+
+    def __init__(self, gateway: ElasticsearchGateway) -> None:
+        self._gateway = gateway
+        self._endpoints: dict[str, dict[str, Any]] | None = None
+        self._taken_at = 0.0
+        self._notes: dict[str, tuple[float, dict[str, Any] | None]] = {}  # id -> (when, endpoint or None: gone)
+        self._listing = asyncio.Lock()
+
+    def note(self, inference_id: str, endpoint: dict[str, Any] | None) -> None:
+        self._notes[inference_id] = (time.monotonic(), endpoint)
+        if self._endpoints is not None:
+            self._apply(inference_id, endpoint)
+
+    def _apply(self, inference_id: str, endpoint: dict[str, Any] | None) -> None:
+        assert self._endpoints is not None
+        if endpoint is None:
+            self._endpoints.pop(inference_id, None)
+        else:
+            self._endpoints[inference_id] = endpoint
+
+    async def get(self, inference_id: str, *, max_age: float) -> dict[str, Any] | None:
+        """The endpoint as of a list at most `max_age` seconds old (taken now if the last one is older)."""
+        async with self._listing:  # one list at a time per cluster, however many resources ask
+            if self._endpoints is None or time.monotonic() - self._taken_at > max_age:
+                started = time.monotonic()
+                endpoints = await self._gateway.list_endpoints()
+                self._endpoints, self._taken_at = endpoints, started
+                # What the operator did while the list was under way is newer than the list.
+                self._notes = {k: v for k, v in self._notes.items() if v[0] >= started}
+                for noted_id, (_, endpoint) in self._notes.items():
+                    self._apply(noted_id, endpoint)
+            return self._endpoints.get(inference_id)
 
 
 def _uses_endpoint(properties: Mapping[str, Any], inference_id: str) -> bool:
@@ -317,13 +397,18 @@ class GatewayPool:
     source's URL or credentials change (a rotated Secret), its old gateway is closed and replaced."""
 
     def __init__(
-        self, request_timeout: float = 10.0, create_timeout: float = 120.0, capabilities_ttl: float = 60.0
+        self,
+        request_timeout: float = 10.0,
+        create_timeout: float = 120.0,
+        capabilities_ttl: float = 60.0,
+        max_concurrency: int = 10,
     ) -> None:
         self._gateways: dict[str, ElasticsearchGateway] = {}  # by Connection.source
-        self._options = {
+        self._options: dict[str, Any] = {
             "request_timeout": request_timeout,
             "create_timeout": create_timeout,
             "capabilities_ttl": capabilities_ttl,
+            "max_concurrency": max_concurrency,
         }
 
     async def get(self, connection: Connection) -> ElasticsearchGateway:

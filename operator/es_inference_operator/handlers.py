@@ -18,12 +18,14 @@ import kopf
 import prometheus_client
 
 from . import contract, logs, metrics, persistence
+from .claims import ClaimRegistry
 from .conditions import is_true
 from .config import OperatorConfig, resync_seconds_from_env
+from .decisions import spread_offset
 from .elasticsearch_gateway import GatewayPool
 from .kube import KubeReader, StatusWriter, api_client_from_environment
 from .reconciler import ClaimEntry, Reconciler, Resource, Result
-from .spec import desired_endpoint, inference_id_of, is_forced
+from .spec import is_forced
 from .status import write_status
 
 RESOURCE = (contract.GROUP, contract.VERSION, contract.PLURAL)
@@ -41,8 +43,10 @@ class Runtime:
     reconciler: Reconciler
     pool: GatewayPool
     progress: kopf.AnnotationsProgressStorage
+    claims: ClaimRegistry = field(default_factory=ClaimRegistry)
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)  # one step at a time per resource
     blocked: set[str] = field(default_factory=set)  # uids of deletions blocked by references now
+    spread: set[str] = field(default_factory=set)  # uids whose resync ticks were spread over the period
 
     def lock(self, uid: str) -> asyncio.Lock:
         return self.locks.setdefault(uid, asyncio.Lock())
@@ -66,10 +70,16 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         request_timeout=config.request_timeout_seconds,
         create_timeout=config.create_timeout_seconds,
         capabilities_ttl=config.resync_seconds,
+        max_concurrency=config.max_concurrency,
     )
     api_client = await asyncio.to_thread(api_client_from_environment)
-    reconciler = Reconciler(config, KubeReader(api_client), pool, StatusWriter(api_client))
-    memo.runtime = Runtime(config=config, reconciler=reconciler, pool=pool, progress=progress)
+    kube = KubeReader(api_client, ttl=config.resync_seconds / 2)
+    reconciler = Reconciler(config, kube, pool, StatusWriter(api_client))
+    runtime = Runtime(config=config, reconciler=reconciler, pool=pool, progress=progress)
+    # Every claim known before the first handler runs: a resource must not adopt an endpoint that an older
+    # resource, not yet seen by the watch, manages.
+    await runtime.claims.fill(api_client, memo.get("namespaces") or ())
+    memo.runtime = runtime
     if config.metrics_port:
         prometheus_client.start_http_server(config.metrics_port)
 
@@ -82,21 +92,6 @@ async def close_connections(memo: kopf.Memo, **_: Any) -> None:
 @kopf.on.probe(id="blockedDeletions")
 def blocked_deletions(memo: kopf.Memo, **_: Any) -> int:
     return len(memo.runtime.blocked)
-
-
-@kopf.index(*RESOURCE)
-def claims(
-    name: str, spec: kopf.Spec, meta: kopf.Meta, status: kopf.Status, uid: str, **_: Any
-) -> dict[str, ClaimEntry]:
-    """Who claims which inference id, so that two resources never fight over one endpoint."""
-    resource = _resource_from(meta, spec, status)
-    ownership = resource.ownership
-    entry = ClaimEntry(
-        resource.claim,
-        desired_endpoint(name, spec).elasticsearch_ref,
-        owned_cluster=ownership.cluster if ownership else None,
-    )
-    return {inference_id_of(name, spec): entry}
 
 
 def _resource_from(meta: Any, spec: Any, status: Any) -> Resource:
@@ -117,11 +112,9 @@ def _resource(body: kopf.Body) -> Resource:
     return _resource_from(dict(body.metadata), dict(body.spec), dict(body.status))
 
 
-def _claims_for(resource: Resource, kwargs: dict[str, Any]) -> Iterable[ClaimEntry]:
-    """The claims on this resource's inference id, from the `claims` index kopf passes to every handler."""
-    index: kopf.Index[str, ClaimEntry] = kwargs["claims"]
-    key = resource.desired.inference_id
-    return list(index[key]) if key in index else []
+def _claims_for(runtime: Runtime, resource: Resource) -> Iterable[ClaimEntry]:
+    """The claims on this resource's inference id."""
+    return runtime.claims.claims_on(resource.desired.inference_id)
 
 
 def _publish(body: kopf.Body, patch: kopf.Patch, resource: Resource, result: Result) -> None:
@@ -141,13 +134,13 @@ def _outcome(result: Result) -> str:
 @kopf.on.resume(*RESOURCE, id="reconcile")
 @kopf.on.create(*RESOURCE, id="reconcile")
 @kopf.on.update(*RESOURCE, id="reconcile", field="spec")
-async def reconcile(body: kopf.Body, patch: kopf.Patch, retry: int, memo: kopf.Memo, **kwargs: Any) -> None:
+async def reconcile(body: kopf.Body, patch: kopf.Patch, retry: int, memo: kopf.Memo, **_: Any) -> None:
     """Create, adopt or update the endpoint. Only spec changes fire this: labels and annotations (Argo CD's
     tracking, the force annotation) do not."""
     runtime: Runtime = memo.runtime
     async with runtime.lock(str(body.metadata.uid)):
         resource = _resource(body)
-        result = await runtime.reconciler.reconcile(resource, _claims_for(resource, kwargs), attempt=retry)
+        result = await runtime.reconciler.reconcile(resource, _claims_for(runtime, resource), attempt=retry)
     _publish(body, patch, resource, result)
     metrics.RECONCILES.labels("reconcile", _outcome(result)).inc()
     if result.retry_in is not None:
@@ -155,29 +148,35 @@ async def reconcile(body: kopf.Body, patch: kopf.Patch, retry: int, memo: kopf.M
 
 
 @kopf.timer(*RESOURCE, id="resync", interval=RESYNC_SECONDS, initial_delay=RESYNC_SECONDS)
-async def resync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **kwargs: Any) -> None:
+async def resync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
     """The periodic drift check: an endpoint deleted or changed behind the operator's back, a rotated Secret,
     a conflict that went away. It never raises: the next tick is the retry."""
     runtime: Runtime = memo.runtime
-    async with runtime.lock(str(body.metadata.uid)):
+    uid = str(body.metadata.uid)
+    if uid not in runtime.spread:
+        # Resources created (or resumed) together would tick together for ever: the first tick of each waits
+        # a share of the period given by its uid, and kopf counts the next interval from the tick's end.
+        runtime.spread.add(uid)
+        await asyncio.sleep(spread_offset(uid, runtime.config.resync_seconds))
+    async with runtime.lock(uid):
         # Taken inside the lock: an edit that landed while another step held it is what this tick reconciles.
         resource = _resource(body)
         if body.metadata.get("deletionTimestamp"):
             return  # the delete handler owns a deleting resource
-        result = await runtime.reconciler.reconcile(resource, _claims_for(resource, kwargs))
+        result = await runtime.reconciler.reconcile(resource, _claims_for(runtime, resource), periodic=True)
     _publish(body, patch, resource, result)
     metrics.RECONCILES.labels("resync", _outcome(result)).inc()
 
 
 @kopf.on.delete(*RESOURCE, id=DELETE_HANDLER_ID)
-async def delete(body: kopf.Body, patch: kopf.Patch, retry: int, memo: kopf.Memo, **kwargs: Any) -> None:
+async def delete(body: kopf.Body, patch: kopf.Patch, retry: int, memo: kopf.Memo, **_: Any) -> None:
     """The finalizer's handler. No filters on purpose: kopf releases the finalizer without calling a handler
     whose filters stop matching. It goes only when this returns; every wait raises TemporaryError."""
     runtime: Runtime = memo.runtime
     uid = str(body.metadata.uid)
     async with runtime.lock(uid):
         resource = _resource(body)
-        result = await runtime.reconciler.delete(resource, _claims_for(resource, kwargs), attempt=retry)
+        result = await runtime.reconciler.delete(resource, _claims_for(runtime, resource), attempt=retry)
     blocked = any(c.type == contract.DELETION_BLOCKED and c.status == "True" for c in result.update.conditions)
     (runtime.blocked.add if blocked and not result.done else runtime.blocked.discard)(uid)
     metrics.DELETIONS_BLOCKED.set(len(runtime.blocked))
@@ -194,8 +193,20 @@ async def delete(body: kopf.Body, patch: kopf.Patch, retry: int, memo: kopf.Memo
     raise kopf.TemporaryError(message, delay=result.retry_in or runtime.config.blocked_recheck_seconds)
 
 
-@kopf.on.event(*RESOURCE, id="force")
-async def wake_blocked_deletion(body: kopf.Body, meta: kopf.Meta, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
+@kopf.on.event(*RESOURCE, id="watch")
+async def watch(
+    event: kopf.RawEvent, body: kopf.Body, meta: kopf.Meta, patch: kopf.Patch, memo: kopf.Memo, **_: Any
+) -> None:
+    """Every change of every resource: keep the claims registry current, and wake a forced deletion."""
+    runtime: Runtime = memo.runtime
+    if event.get("type") == "DELETED":
+        runtime.claims.forget(str(meta.get("uid")))
+        return
+    runtime.claims.observe(body)
+    wake_blocked_deletion(runtime, body, meta, patch)
+
+
+def wake_blocked_deletion(runtime: Runtime, body: kopf.Body, meta: kopf.Meta, patch: kopf.Patch) -> None:
     """Kopf does not wake a delayed handler on a new event: a blocked deletion sleeps until its next re-check.
     When a deletion blocked by references (its status says so) sees either force key set to "true", drop the
     delete handler's progress record, so that kopf sees it as new and runs it at once.
@@ -207,7 +218,7 @@ async def wake_blocked_deletion(body: kopf.Body, meta: kopf.Meta, patch: kopf.Pa
         return
     if not is_true(body.get("status", {}).get("conditions") or [], contract.DELETION_BLOCKED):
         return  # not waiting for references (or already forced and retrying on an error): nothing to wake
-    memo.runtime.progress.purge(key=kopf.HandlerId(DELETE_HANDLER_ID), body=body, patch=patch)
+    runtime.progress.purge(key=kopf.HandlerId(DELETE_HANDLER_ID), body=body, patch=patch)
 
 
 def _message(result: Result) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,31 +59,24 @@ def api_client_from_environment() -> kubernetes.client.ApiClient:
 
 
 class KubeReader:
-    def __init__(self, api_client: kubernetes.client.ApiClient) -> None:
+    """Reads by name, cached for `ttl` seconds: thousands of resources naming a few Secrets cost a few reads per
+    period, not one each. A rotated Secret is seen at most `ttl` after it changed (the handlers set it to half
+    the resync period). RBAC stays `get`: no list, no watch of Secrets."""
+
+    def __init__(self, api_client: kubernetes.client.ApiClient, ttl: float = 0.0) -> None:
         self._core = kubernetes.client.CoreV1Api(api_client)
+        self._ttl = ttl
+        self._secrets: dict[tuple[str, str], tuple[float, SecretData, dict[str, str]]] = {}
+        self._namespaces: dict[str, tuple[float, dict[str, str]]] = {}
 
     async def read_secret(self, namespace: str, name: str) -> SecretData:
-        try:
-            secret = await asyncio.to_thread(self._core.read_namespaced_secret, name, namespace)
-        except ApiException as err:
-            raise _explained(err, f"Secret {namespace}/{name}", "get secrets") from None
-        except urllib3.exceptions.HTTPError as err:
-            raise KubernetesUnavailable(f"reading Secret {namespace}/{name} failed: {err}") from None
-        raw = {k: base64.b64decode(v) for k, v in (secret.data or {}).items()}
-        version = str(secret.metadata.resource_version) if secret.metadata else ""
-        return SecretData(namespace=namespace, name=name, resource_version=version, raw=raw)
-
-    async def namespace_annotations(self, namespace: str) -> dict[str, str]:
-        try:
-            ns = await asyncio.to_thread(self._core.read_namespace, namespace)
-        except ApiException as err:
-            raise _explained(err, f"namespace {namespace}", "get namespaces") from None
-        except urllib3.exceptions.HTTPError as err:
-            raise KubernetesUnavailable(f"reading namespace {namespace} failed: {err}") from None
-        return dict((ns.metadata.annotations if ns.metadata else None) or {})
+        return (await self.read_secret_with_labels(namespace, name))[0]
 
     async def read_secret_with_labels(self, namespace: str, name: str) -> tuple[SecretData, dict[str, str]]:
         """A Secret and its labels, in one read: a Secret a resource names is used only when a label opts it in."""
+        cached = self._secrets.get((namespace, name))
+        if cached is not None and time.monotonic() < cached[0]:
+            return cached[1], cached[2]
         try:
             secret = await asyncio.to_thread(self._core.read_namespaced_secret, name, namespace)
         except ApiException as err:
@@ -93,7 +87,23 @@ class KubeReader:
         metadata = secret.metadata
         version = str(metadata.resource_version) if metadata else ""
         labels = dict((metadata.labels if metadata else None) or {})
-        return SecretData(namespace=namespace, name=name, resource_version=version, raw=raw), labels
+        data = SecretData(namespace=namespace, name=name, resource_version=version, raw=raw)
+        self._secrets[namespace, name] = (time.monotonic() + self._ttl, data, labels)
+        return data, labels
+
+    async def namespace_annotations(self, namespace: str) -> dict[str, str]:
+        cached = self._namespaces.get(namespace)
+        if cached is not None and time.monotonic() < cached[0]:
+            return cached[1]
+        try:
+            ns = await asyncio.to_thread(self._core.read_namespace, namespace)
+        except ApiException as err:
+            raise _explained(err, f"namespace {namespace}", "get namespaces") from None
+        except urllib3.exceptions.HTTPError as err:
+            raise KubernetesUnavailable(f"reading namespace {namespace} failed: {err}") from None
+        annotations = dict((ns.metadata.annotations if ns.metadata else None) or {})
+        self._namespaces[namespace] = (time.monotonic() + self._ttl, annotations)
+        return annotations
 
     async def read_elasticsearch(self, namespace: str, name: str) -> dict[str, Any] | None:
         """ECK's Elasticsearch `namespace/name` (elasticsearch.k8s.elastic.co/v1), or None when there is none (also

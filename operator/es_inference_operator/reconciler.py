@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -37,6 +38,7 @@ from .decisions import (
     plan_reconcile,
     release_without_elasticsearch,
     retry_delay,
+    spread_offset,
 )
 from .elasticsearch_gateway import Connection, ElasticsearchGateway, GatewayPool
 from .errors import (
@@ -148,6 +150,7 @@ class Reconciler:
         # Creates Elasticsearch refused, by uid: (generation, Secret versions). The same PUT is not sent again
         # (each one makes a third-party service call its provider) until the spec or a Secret changes.
         self._refused: dict[str, tuple[int | None, tuple[tuple[str, str], ...]]] = {}
+        self._references_checked: dict[str, float] = {}  # uid -> when its references were last looked at
 
     # --- Facts from Kubernetes ---------------------------------------------------------------------------
 
@@ -208,7 +211,25 @@ class Reconciler:
             jitter=random.random(),
         )
 
-    async def reconcile(self, resource: Resource, claims: Iterable[ClaimEntry], attempt: int = 0) -> Result:
+    def _references_due(self, resource: Resource, gateway: ElasticsearchGateway) -> bool:
+        """Is it this resource's turn for a dry run? Each endpoint's references are looked at once per
+        OPERATOR_REFERENCES_SECONDS, spread over that period (no burst after a restart), and never faster than
+        OPERATOR_REFERENCE_CHECKS_PER_SECOND per cluster: a dry run scans every pipeline and index mapping."""
+        now = time.monotonic()
+        period = self.config.references_seconds
+        if "references" not in resource.status:
+            last = now - period  # never looked at: due now
+        else:
+            # First time in this process: as if looked at some part of a period ago, by the uid's hash.
+            last = self._references_checked.setdefault(resource.uid, now - spread_offset(resource.uid, period))
+        if now - last < period or not gateway.reference_checks.take(self.config.reference_checks_per_second):
+            return False
+        self._references_checked[resource.uid] = now
+        return True
+
+    async def reconcile(
+        self, resource: Resource, claims: Iterable[ClaimEntry], attempt: int = 0, *, periodic: bool = False
+    ) -> Result:
         desired = resource.desired
         trail = _StatusTrail(self.writer, resource)
         was_ready = is_true(resource.status.get("conditions") or [], contract.READY)
@@ -223,7 +244,9 @@ class Reconciler:
                 # Never touch the endpoint. The periodic resync looks again, in case the winner goes away.
                 return trail.result(status.conflict(desired.inference_id, f"{winner.namespace}/{winner.name}"))
             secret_values, secret_versions = await self.secret_values(resource.namespace, desired)
-            return await self._converge(resource, trail, desired, gateway, capabilities, secret_values, secret_versions)
+            return await self._converge(
+                resource, trail, desired, gateway, capabilities, secret_values, secret_versions, periodic=periodic
+            )
         except ElasticsearchNotReady as err:
             # A wait for ECK, not an error: an endpoint that was in line stays Ready meanwhile (ECK applying changes).
             return trail.result(
@@ -261,6 +284,8 @@ class Reconciler:
         capabilities: Capabilities,
         secret_values: Mapping[str, str],
         secret_versions: Mapping[str, str],
+        *,
+        periodic: bool,
     ) -> Result:
         cluster = capabilities.cluster
         events: list[tuple[str, str, str]] = []
@@ -287,15 +312,28 @@ class Reconciler:
             )
             ownership = None
 
-        observed = await gateway.get_endpoint(desired.inference_id)
         sent_versions = dict(resource.status.get("secretVersions") or {})
-        plan = plan_reconcile(
-            desired,
-            observed,
-            ownership=ownership,
-            secrets_changed=sent_versions != dict(secret_versions),
-            capabilities=capabilities,
-        )
+
+        def plan_for(observed: Mapping[str, Any] | None) -> ReconcilePlan:
+            return plan_reconcile(
+                desired,
+                observed,
+                ownership=ownership,
+                secrets_changed=sent_versions != dict(secret_versions),
+                capabilities=capabilities,
+            )
+
+        if periodic:
+            # The drift check compares with the cluster's shared list, so that its load does not grow with the
+            # number of resources; anything it would act on is looked at again, fresh, first.
+            observed = await gateway.endpoints.get(desired.inference_id, max_age=self.config.resync_seconds)
+            plan = plan_for(observed)
+            if plan.step is not Step.IN_LINE:
+                observed = await gateway.get_endpoint(desired.inference_id)
+                plan = plan_for(observed)
+        else:
+            observed = await gateway.get_endpoint(desired.inference_id)
+            plan = plan_for(observed)
 
         if plan.step is Step.ADOPT:
             # Identical to the spec: ours from now on. Its secrets are unknown (never echoed): send ours.
@@ -435,9 +473,10 @@ class Reconciler:
         fields.update({"ownership": ownership.as_status(), "secretVersions": dict(secret_versions)})
         # What uses the endpoint now (a dry run deletes nothing): status.references stays current outside
         # deletions too, so that an admission policy can refuse `kubectl delete` at once while it is in use.
-        refs = await self._references(gateway, capabilities, desired)
-        if refs is not None:
-            fields["references"] = refs.as_status()
+        if self._references_due(resource, gateway):
+            refs = await self._references(gateway, capabilities, desired)
+            if refs is not None:
+                fields["references"] = refs.as_status()
         # The same words every time: a status that does not change is not written again.
         message = f"inference endpoint {desired.inference_id} exists in Elasticsearch and matches the spec"
         return trail.result(status.ready(message, fields=fields), events=tuple(events))
@@ -472,6 +511,7 @@ class Reconciler:
 
     async def delete(self, resource: Resource, claims: Iterable[ClaimEntry], attempt: int = 0) -> Result:
         self._refused.pop(resource.uid, None)
+        self._references_checked.pop(resource.uid, None)
         desired = resource.desired
         ownership = resource.ownership
         try:

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from es_inference_operator import contract, status
+from es_inference_operator.claims import ClaimRegistry
 from es_inference_operator.config import OperatorConfig
-from es_inference_operator.decisions import Ownership
 from es_inference_operator.elasticsearch_gateway import Connection, GatewayPool
 from es_inference_operator.errors import KubernetesUnavailable, NotFound
 from es_inference_operator.kube import SecretData
@@ -98,6 +98,8 @@ class World:
             retry_base_seconds=0.01,
             retry_cap_seconds=0.05,
             blocked_recheck_seconds=0.05,
+            references_seconds=0.0,
+            reference_checks_per_second=1000.0,
             **config,
         )
         self.pool = GatewayPool(request_timeout=5)
@@ -138,19 +140,17 @@ class World:
             generation=obj.generation,
         )
 
+    def body(self, obj: StoredObject) -> dict[str, Any]:
+        meta = {"name": obj.name, "namespace": "ns", "uid": obj.uid, "creationTimestamp": obj.created}
+        return {"metadata": meta, "spec": obj.spec, "status": obj.status}
+
     def claims(self, obj: StoredObject) -> list[ClaimEntry]:
-        """What kopf's claims index holds for obj's inference id."""
-        wanted = desired_endpoint(obj.name, obj.spec).inference_id
-        entries = []
+        """What the operator's claims registry holds for obj's inference id."""
+        registry = ClaimRegistry()
         for other in self.objects.values():
-            if other.deleted or desired_endpoint(other.name, other.spec).inference_id != wanted:
-                continue
-            resource = self.resource(other)
-            ownership = Ownership.from_status(other.status)
-            entries.append(
-                ClaimEntry(resource.claim, resource.desired.elasticsearch_ref, ownership.cluster if ownership else None)
-            )
-        return entries
+            if not other.deleted:
+                registry.observe(self.body(other))
+        return registry.claims_on(desired_endpoint(obj.name, obj.spec).inference_id)
 
     def publish(self, obj: StoredObject, result: Result, generation: int) -> None:
         base = result.written if result.written is not None else obj.status
@@ -160,10 +160,11 @@ class World:
         obj.events.extend(events)
         obj.events.extend(result.events)
 
-    async def reconcile(self, obj: StoredObject, *, crash: bool = False) -> Result:
-        """One reconcile; `crash`: the operator dies before kopf's final patch (what it wrote itself stays)."""
+    async def reconcile(self, obj: StoredObject, *, crash: bool = False, periodic: bool = False) -> Result:
+        """One reconcile (`periodic`: the resync's); `crash`: the operator dies before kopf's final patch (what
+        it wrote itself stays)."""
         resource = self.resource(obj)
-        result = await self.reconciler.reconcile(resource, self.claims(obj))
+        result = await self.reconciler.reconcile(resource, self.claims(obj), periodic=periodic)
         if not crash:
             self.publish(obj, result, resource.generation or 0)
         return result
