@@ -40,6 +40,7 @@ lint: $(STAMP)  ## ruff and mypy
 test: $(STAMP)  ## the whole suite: lint, unit, emulator conformance, end to end (builds the control plane once)
 	@$(MAKE) --no-print-directory lint
 	@bash testbed/build-controlplane.sh >/dev/null
+	@bash testbed/build-helm.sh >/dev/null
 	@set +e; $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: treated as a failure (check PYTEST_ARGS)" >&2; exit 1; fi; \
 	exit $$rc
@@ -55,6 +56,21 @@ test-fast: $(STAMP)  ## lint, unit, emulator conformance, test bed: no control p
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: treated as a failure (check PYTEST_ARGS)" >&2; exit 1; fi; \
 	exit $$rc
 
+CHART := charts/es-inference-operator
+
+.PHONY: chart-sync
+chart-sync:  ## copy crds/ and policies/ into the Helm chart's files/ (tests/helm fails when they differ)
+	mkdir -p $(CHART)/files/crds
+	cp crds/inference.es-operator.dev_inferenceendpoints.yaml $(CHART)/files/crds/
+	@set -e; for policy in policies/*/; do \
+	  mkdir -p $(CHART)/files/$$policy; \
+	  for f in $$policy*.yaml; do [ "$$(basename $$f)" = kustomization.yaml ] || cp $$f $(CHART)/files/$$policy; done; \
+	done
+
+.PHONY: helm
+helm:  ## build or find the helm CLI the chart tests use; prints its path
+	@bash testbed/build-helm.sh
+
 .PHONY: demo
 demo: $(STAMP)  ## start a control plane and the emulator, run the operator, play the deletion story
 	@bash testbed/build-controlplane.sh >/dev/null
@@ -69,9 +85,9 @@ es-emulator: $(STAMP)  ## serve the Elasticsearch emulator in the foreground (ES
 	$(PY) -m es_emulator --host 127.0.0.1 --port $(ES_PORT) --version $(ES_VERSION) --user $(ES_USER)
 
 .PHONY: bench
-bench: $(STAMP)  ## measure apply->Ready and force-annotation->gone (20 runs each); measures, asserts nothing
+bench: $(STAMP)  ## apply->Ready and force->gone (20 runs); N=10000: the scale mode (bench_scale.py); asserts nothing
 	@bash testbed/build-controlplane.sh >/dev/null
-	$(PY) -m testbed.bench
+	$(PY) -m testbed.$(if $(N),bench_scale --scale $(N) $(BENCH_ARGS),bench)
 
 .PHONY: clean
 clean:  ## remove the virtualenv and caches in the tree (the control plane cache outside it stays)

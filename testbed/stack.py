@@ -111,6 +111,11 @@ class OperatorProcess:
             self.process.kill()
             return self.process.wait(5)
 
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
     def kill(self) -> None:
         """An abrupt end, as when a node dies: no cleanup handlers run."""
         if self.process is not None and self.process.poll() is None:

@@ -1,0 +1,398 @@
+"""`make bench N=10000`: the operator with N endpoints, each figure beside the bound physics sets. It measures;
+it asserts nothing.
+
+Phases (one control plane, one emulator answering every request after `--latency` seconds, the operator as a
+least-privilege identity bound to the project's ClusterRole):
+
+1. the API server's bound: a bare client makes the minimal writes of a create (create the object, add a
+   finalizer, patch a status) and of a delete (delete, remove the finalizer) for N objects, with as many threads;
+2. create N at once -> all Ready, with the API writes (object changes seen by a watch, and Events) and the
+   Elasticsearch requests it took;
+3. idle for one resync period: Elasticsearch requests and API writes;
+4. restart (SIGKILL, start): to the first Elasticsearch request, to the first reconcile, to the whole first
+   round (every resource reconciled once), and the writes it made;
+5. a force annotation on one blocked deletion among N -> gone;
+6. F forced deletions at once -> all gone;
+7. delete the rest at once (nothing references them) -> all gone.
+
+The Elasticsearch bound is its latency x the requests needed / the configured concurrency; the API bound is the
+bare client's time for the same writes. Each result is given with the larger bound and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import re
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import yaml
+from kubernetes import client as k8s
+from kubernetes import watch as k8s_watch
+
+from es_emulator import EmulatorServer, User
+from testbed.controlplane import ControlPlane
+from testbed.stack import OperatorProcess, es_request, free_port, operator_env, repo_root
+
+GROUP, VERSION, PLURAL = "inference.es-operator.dev", "v1alpha1", "inferenceendpoints"
+NAMESPACE, BARE_NAMESPACE = "bench", "bench-bare"
+ES_USER = ("elastic", "changeme")
+OPERATOR_USER = "es-inference-operator"
+THREADS = 8
+
+
+def manifest(name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "InferenceEndpoint",
+        "metadata": {"name": name},
+        "spec": {
+            "taskType": "text_embedding",
+            "service": "elasticsearch",
+            "serviceSettings": {"model_id": ".multilingual-e5-small", "num_allocations": 1, "num_threads": 1},
+        },
+    }
+
+
+def in_parallel(work: Callable[[str], Any], names: Iterable[str]) -> float:
+    """Seconds to run `work` on every name with THREADS threads."""
+    started = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(THREADS) as pool:
+        list(pool.map(work, names))
+    return time.monotonic() - started
+
+
+@dataclass
+class Watcher:
+    """Every change of the benchmark's InferenceEndpoints, from one watch: who is Ready, who is gone, and how
+    many writes the objects took (each write is one event)."""
+
+    api: k8s.CustomObjectsApi
+    ready: set[str] = field(default_factory=set)
+    present: set[str] = field(default_factory=set)
+    writes: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def start(self) -> None:
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        version = ""
+        while not self.stop.is_set():
+            stream = k8s_watch.Watch().stream(  # type: ignore[no-untyped-call]
+                self.api.list_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                NAMESPACE,
+                PLURAL,
+                resource_version=version,
+                timeout_seconds=30,
+                allow_watch_bookmarks=True,
+            )
+            for event in stream:
+                obj = event["object"]
+                meta = obj.get("metadata", {})
+                version = meta.get("resourceVersion", version)
+                if event["type"] == "BOOKMARK":
+                    continue
+                name = meta.get("name")
+                ready = any(
+                    c.get("type") == "Ready" and c.get("status") == "True"
+                    for c in obj.get("status", {}).get("conditions", [])
+                )
+                with self.lock:
+                    self.writes += 1
+                    if event["type"] == "DELETED":
+                        self.present.discard(name)
+                        self.ready.discard(name)
+                    else:
+                        self.present.add(name)
+                        (self.ready.add if ready else self.ready.discard)(name)
+
+    def wait(self, check: Callable[[Watcher], bool], timeout: float) -> float:
+        started = time.monotonic()
+        while True:
+            with self.lock:
+                if check(self):
+                    return time.monotonic() - started
+            if time.monotonic() - started > timeout:
+                raise TimeoutError("benchmark phase timed out")
+            time.sleep(0.05)
+
+
+def event_count(core: k8s.CoreV1Api) -> int:
+    return len(core.list_namespaced_event(NAMESPACE).items)
+
+
+def process_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / 100.0  # utime + stime, in clock ticks of 1/100 s
+
+
+def process_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):  # the peak
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def reconciles(metrics_port: int) -> float:
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    pattern = r'es_inference_operator_reconciles_total\{operation="(?:reconcile|resync)",outcome="[a-z]+"\} ([0-9.e+]+)'
+    return sum(float(v) for v in re.findall(pattern, text))
+
+
+def grant_least_privilege(cp: ControlPlane) -> None:
+    """The operator's identity with exactly the project's ClusterRole (manifests/base/rbac.yaml)."""
+    cp.add_user(OPERATOR_USER)
+    docs = list(yaml.safe_load_all((repo_root() / "manifests/base/rbac.yaml").read_text()))
+    role = next(d for d in docs if d and d["kind"] == "ClusterRole")
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": "bench-operator"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role["metadata"]["name"]},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": OPERATOR_USER}],
+    }
+    cp.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": [role, binding]}))
+
+
+def row(what: str, measured: float, bound: float, unit: str = "s") -> dict[str, Any]:
+    return {
+        "what": what,
+        "measured": round(measured, 2),
+        "bound": round(bound, 2),
+        "ratio": round(measured / bound, 2) if bound > 0 else None,
+        "unit": unit,
+    }
+
+
+def run(n: int, forced: int, es_version: str, latency: float, concurrency: int, resync: float) -> dict[str, Any]:
+    results: list[dict[str, Any]] = []
+    facts: dict[str, Any] = {"endpoints": n, "latency_s": latency, "concurrency": concurrency, "resync_s": resync}
+    names = [f"e{i:05d}" for i in range(n)]
+    with (
+        tempfile.TemporaryDirectory() as workdir,
+        ControlPlane() as cp,
+        EmulatorServer(version=es_version, users=[User(*ES_USER, roles=["superuser"])]) as es,
+    ):
+        cp.install_crds(repo_root() / "crds")
+        for ns in (NAMESPACE, BARE_NAMESPACE):
+            cp.kubectl("create", "namespace", ns)
+        grant_least_privilege(cp)
+        admin = cp.api_client()
+        api, core = k8s.CustomObjectsApi(admin), k8s.CoreV1Api(admin)
+
+        # 1. The API server's bound: the minimal writes, by a bare client.
+        def bare_create(name: str) -> None:
+            api.create_namespaced_custom_object(GROUP, VERSION, BARE_NAMESPACE, PLURAL, manifest(name))
+            api.patch_namespaced_custom_object(
+                GROUP, VERSION, BARE_NAMESPACE, PLURAL, name, {"metadata": {"finalizers": ["bench/finalizer"]}}
+            )
+            api.patch_namespaced_custom_object_status(
+                GROUP, VERSION, BARE_NAMESPACE, PLURAL, name, {"status": {"observedGeneration": 1}}
+            )
+
+        def bare_delete(name: str) -> None:
+            api.delete_namespaced_custom_object(GROUP, VERSION, BARE_NAMESPACE, PLURAL, name)
+            api.patch_namespaced_custom_object(
+                GROUP, VERSION, BARE_NAMESPACE, PLURAL, name, {"metadata": {"finalizers": None}}
+            )
+
+        print(f"bound: {n} creates by a bare client ...", file=sys.stderr, flush=True)
+        api_create_bound = in_parallel(bare_create, names)
+        api_delete_bound = in_parallel(bare_delete, names)
+        facts["api_bound_create_s"], facts["api_bound_delete_s"] = (
+            round(api_create_bound, 2),
+            round(api_delete_bound, 2),
+        )
+
+        watcher = Watcher(api)
+        watcher.start()
+        metrics_port = free_port()
+        env = operator_env(
+            cp.env(OPERATOR_USER),
+            es_url=es.url,
+            username=ES_USER[0],
+            password=ES_USER[1],
+            OPERATOR_RESYNC_SECONDS=str(resync),
+            OPERATOR_METRICS_PORT=str(metrics_port),
+            ELASTICSEARCH_MAX_CONCURRENT_REQUESTS=str(concurrency),
+        )
+        log = Path(workdir) / "operator.log"
+        operator = OperatorProcess(env=env, log_path=log, namespaces=(NAMESPACE,)).start()
+        es.faults.latency(latency)
+        try:
+            # 2. Create N at once.
+            es.requests.clear()
+            cpu0 = process_cpu_seconds(operator.pid)
+            print(f"create {n} ...", file=sys.stderr, flush=True)
+            started = time.monotonic()
+            in_parallel(
+                lambda name: api.create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, manifest(name)),
+                names,
+            )
+            watcher.wait(lambda w: len(w.ready) >= n, timeout=max(600.0, n * 0.5))
+            to_ready = time.monotonic() - started
+            es_bound = latency * n / concurrency  # one PUT per endpoint is all Elasticsearch needs
+            results.append(row(f"create {n} -> all Ready", to_ready, max(es_bound, api_create_bound)))
+            facts["create_es_requests_per_endpoint"] = round(len(es.requests) / n, 2)
+            facts["create_api_writes_per_endpoint"] = round((watcher.writes - n) / n, 2)  # less the create itself
+            facts["create_events_per_endpoint"] = round(event_count(core) / n, 2)
+            facts["create_operator_cpu_s"] = round(process_cpu_seconds(operator.pid) - cpu0, 1)
+
+            # 3. Idle for one resync period (after one settling period, so every first tick has passed).
+            print("idle ...", file=sys.stderr, flush=True)
+            time.sleep(2 * resync)
+            es.requests.clear()
+            writes0, events0, cpu0 = watcher.writes, event_count(core), process_cpu_seconds(operator.pid)
+            time.sleep(resync)
+            facts["idle_es_requests_per_period"] = len(es.requests)
+            facts["idle_es_requests_by_kind"] = _by_kind(es)
+            facts["idle_api_writes_per_period"] = watcher.writes - writes0 + event_count(core) - events0
+            facts["idle_operator_cpu_s_per_period"] = round(process_cpu_seconds(operator.pid) - cpu0, 1)
+            facts["operator_peak_rss_mib"] = round(process_rss_mib(operator.pid), 1)
+            facts["es_max_requests_in_flight"] = es.requests.max_in_flight
+
+            # 4. Restart.
+            print("restart ...", file=sys.stderr, flush=True)
+            operator.kill()
+            es.requests.clear()
+            writes0, events0 = watcher.writes, event_count(core)
+            started = time.monotonic()
+            operator.start()
+            first_request = _wait(lambda: len(es.requests) > 0, 600) - started
+            first_reconcile = _wait(lambda: reconciles(metrics_port) >= 1, 600) - started
+            first_round = _wait(lambda: reconciles(metrics_port) >= n, 1800) - started
+            results.append(row("restart -> first Elasticsearch request", first_request, 30.0))
+            results.append(row("restart -> first reconcile", first_reconcile, 30.0))
+            results.append(row(f"restart -> all {n} reconciled once", first_round, 120.0))
+            facts["restart_api_writes"] = watcher.writes - writes0 + event_count(core) - events0
+            facts["restart_es_requests"] = len(es.requests)
+            facts["operator_peak_rss_mib"] = max(
+                facts["operator_peak_rss_mib"], round(process_rss_mib(operator.pid), 1)
+            )
+
+            # 5. One blocked deletion among N, then forced.
+            blocked = names[0]
+            es.faults.latency(0)
+            es_request(
+                es.url,
+                "PUT",
+                "/_ingest/pipeline/uses-it",
+                {"processors": [{"inference": {"model_id": blocked}}]},
+                auth=ES_USER,
+            )
+            es.faults.latency(latency)
+            api.delete_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, blocked)
+            _wait(lambda: _blocked(api, blocked), 120)
+            started = time.monotonic()
+            _force(api, blocked)
+            watcher.wait(lambda w: blocked not in w.present, timeout=120)
+            results.append(row(f"force annotation -> gone, 1 blocked among {n}", time.monotonic() - started, 2.0))
+
+            # 6. Forced deletions at once.
+            chosen = names[1 : 1 + forced]
+            in_parallel(lambda name: _force(api, name), chosen)
+            print(f"{forced} forced deletions ...", file=sys.stderr, flush=True)
+            started = time.monotonic()
+            in_parallel(
+                lambda name: api.delete_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, name), chosen
+            )
+            watcher.wait(lambda w: not (set(chosen) & w.present), timeout=max(600.0, forced))
+            bound = max(latency * forced / concurrency, api_delete_bound * forced / n)
+            results.append(row(f"{forced} forced deletions -> all gone", time.monotonic() - started, bound))
+
+            # 7. Delete the rest at once.
+            rest = names[1 + forced :]
+            print(f"delete {len(rest)} ...", file=sys.stderr, flush=True)
+            started = time.monotonic()
+            api.delete_collection_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL)
+            watcher.wait(lambda w: not w.present, timeout=max(600.0, n * 0.5))
+            bound = max(latency * 2 * len(rest) / concurrency, api_delete_bound * len(rest) / n)  # dry run + DELETE
+            results.append(row(f"delete {len(rest)} at once -> all gone", time.monotonic() - started, bound))
+            facts["operator_peak_rss_mib"] = max(
+                facts["operator_peak_rss_mib"], round(process_rss_mib(operator.pid), 1)
+            )
+        finally:
+            watcher.stop.set()
+            operator.stop()
+    return {"elasticsearch": es_version, "facts": facts, "results": results}
+
+
+def _by_kind(es: EmulatorServer) -> dict[str, int]:
+    """The requests Elasticsearch got, by method and kind (a dry run, the list, one endpoint, ...)."""
+    kinds: dict[str, int] = {}
+    for r in es.requests:
+        if r.query.get("dry_run") == "true":
+            kind = "DELETE ?dry_run"
+        elif r.path == "/_inference/_all":
+            kind = f"{r.method} /_inference/_all"
+        else:
+            kind = f"{r.method} {re.sub(r'/_inference/.*', '/_inference/<id>', r.path)}"
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return kinds
+
+
+def _wait(check: Callable[[], bool], timeout: float) -> float:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if check():
+                return time.monotonic()
+        except OSError:
+            pass  # the metrics port is not up yet
+        if time.monotonic() > deadline:
+            raise TimeoutError("benchmark phase timed out")
+        time.sleep(0.05)
+
+
+def _blocked(api: k8s.CustomObjectsApi, name: str) -> bool:
+    obj = cast(dict[str, Any], api.get_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, name))
+    return any(
+        c["type"] == "DeletionBlocked" and c["status"] == "True" for c in obj.get("status", {}).get("conditions", [])
+    )
+
+
+def _force(api: k8s.CustomObjectsApi, name: str) -> None:
+    body = {"metadata": {"annotations": {"inference.es-operator.dev/force": "true"}}}
+    api.patch_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, name, body)
+
+
+def print_table(report: dict[str, Any]) -> None:
+    print("\n| what | measured | bound | ratio |\n|---|---|---|---|", file=sys.stderr)
+    for r in report["results"]:
+        print(
+            f"| {r['what']} | {r['measured']} {r['unit']} | {r['bound']} {r['unit']} | {r['ratio']} |", file=sys.stderr
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", type=int, required=True, help="N: the number of endpoints")
+    parser.add_argument("--forced", type=int, default=0, help="forced deletions at once (default N/10, at most 1000)")
+    parser.add_argument("--es-version", default="9.1.0")
+    parser.add_argument("--latency", type=float, default=0.01, help="seconds the emulator adds to each answer")
+    parser.add_argument("--concurrency", type=int, default=10, help="ELASTICSEARCH_MAX_CONCURRENT_REQUESTS")
+    parser.add_argument("--resync", type=float, default=60.0, help="OPERATOR_RESYNC_SECONDS")
+    args = parser.parse_args(argv)
+    forced = args.forced or min(1000, max(1, args.scale // 10))
+    report = run(args.scale, forced, args.es_version, args.latency, args.concurrency, args.resync)
+    print(json.dumps(report, indent=2))
+    print_table(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
