@@ -9,6 +9,7 @@ from __future__ import annotations
 import collections
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import IO
 
@@ -49,24 +50,28 @@ def find_binaries(*, echo: IO[str] | None = None) -> Path:
         return _bin_dir_cache
     echo = sys.stderr if echo is None else echo
     tail: collections.deque[str] = collections.deque(maxlen=_BUILD_TAIL_LINES)
+    stdout: list[str] = []
     with subprocess.Popen(
         ["bash", str(BUILD_SCRIPT)],
         stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        stderr=subprocess.PIPE,
         text=True,
         cwd=REPO_ROOT,
     ) as proc:
-        assert proc.stdout is not None
-        for line in proc.stdout:
+        assert proc.stdout is not None and proc.stderr is not None
+        # The progress (stderr) is echoed as it comes; the last line of stdout is the folder.
+        reader = threading.Thread(target=stdout.extend, args=(proc.stdout,), daemon=True)
+        reader.start()
+        for line in proc.stderr:
             tail.append(line.rstrip("\n"))
-            # Echo everything but the final line (the folder), which is only known at the end.
-            if len(tail) > 1:
-                echo.write(tail[-2] + "\n")
-                echo.flush()
+            echo.write(tail[-1] + "\n")
+            echo.flush()
+        reader.join()
         returncode = proc.wait()
-    if returncode != 0 or not tail:
-        raise ControlPlaneError(f"{BUILD_SCRIPT} failed with exit code {returncode}; last output:\n" + "\n".join(tail))
-    bin_dir = Path(tail[-1].strip())
+    if returncode != 0 or not stdout:
+        output = "\n".join([*tail, *(line.rstrip("\n") for line in stdout)])
+        raise ControlPlaneError(f"{BUILD_SCRIPT} failed with exit code {returncode}; last output:\n{output}")
+    bin_dir = Path(stdout[-1].strip())
     missing = [name for name in ("etcd", "kube-apiserver", "kubectl") if not (bin_dir / name).exists()]
     if missing:
         raise ControlPlaneError(f"{BUILD_SCRIPT} printed {bin_dir}, which lacks {', '.join(missing)}")

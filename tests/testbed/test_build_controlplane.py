@@ -1,14 +1,21 @@
-"""testbed/build-controlplane.sh finds binaries the way envtest does, and builds nothing when it need not."""
+"""testbed/build-controlplane.sh finds binaries the way envtest does, builds nothing when it need not, and shows
+a build's progress as it goes."""
 
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import pty
 import shutil
 import subprocess
 import threading
+import time
 from pathlib import Path
+
+import pytest
+
+import testbed.binaries
 
 SCRIPT = Path(__file__).resolve().parents[2] / "testbed" / "build-controlplane.sh"
 NAMES = ("kube-apiserver", "etcd", "kubectl")
@@ -167,3 +174,26 @@ def test_on_a_terminal_the_progress_line_is_rewritten_in_place(tmp_path: Path) -
     assert process.returncode == 0, shown.decode(errors="replace")
     assert b"\r\x1b[K[" in shown and b"building kube-apiserver" in shown
     assert stdout.decode().strip().splitlines()[-1].startswith(str(tmp_path / "cache"))
+
+
+def test_find_binaries_passes_the_progress_on_as_it_comes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite calls find_binaries before the first test: a newcomer must see the build move, not wait for it."""
+    for name in ("KUBEBUILDER_ASSETS", "TEST_ASSET_KUBE_APISERVER", "TEST_ASSET_ETCD", "TEST_ASSET_KUBECTL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ES_OPERATOR_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("PATH", f"{fake_go(tmp_path / 'bin')}:/usr/bin:/bin")
+    monkeypatch.setenv("FAKE_GO_APISERVER_SECONDS", "1.5")
+    monkeypatch.setattr(testbed.binaries, "_bin_dir_cache", None)
+    echoed: list[tuple[float, str]] = []
+
+    class Echo(io.StringIO):
+        def write(self, text: str) -> int:
+            echoed.append((time.monotonic(), text))
+            return len(text)
+
+    folder = testbed.binaries.find_binaries(echo=Echo())
+    returned = time.monotonic()
+    assert folder.parent == tmp_path / "cache" / "controlplane"
+    started = next(at for at, text in echoed if "2/4 building kube-apiserver: 0/3 packages compiled\n" in text)
+    assert returned - started >= 1.0, "the step's start was only shown once the build was over"
+    assert not any(str(folder) == text.strip() for _, text in echoed), "the folder is the result, not progress"
