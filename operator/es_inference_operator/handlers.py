@@ -119,9 +119,7 @@ def _claims_for(runtime: Runtime, resource: Resource) -> Iterable[ClaimEntry]:
 
 def _publish(body: kopf.Body, patch: kopf.Patch, resource: Resource, result: Result) -> None:
     base = result.written if result.written is not None else resource.status
-    write_status(body, patch, result.update, generation=resource.generation, base=base)
-    for event_type, reason, message in result.events:
-        kopf.event(body, type=event_type, reason=reason, message=message)
+    write_status(body, patch, result.update, generation=resource.generation, base=base, events=result.events)
 
 
 def _outcome(result: Result) -> str:

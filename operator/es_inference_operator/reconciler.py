@@ -234,8 +234,6 @@ class Reconciler:
         trail = _StatusTrail(self.writer, resource)
         was_ready = is_true(resource.status.get("conditions") or [], contract.READY)
         try:
-            if resource.status.get("observedGeneration") != resource.generation:
-                await trail.write(status.reconciling(f"reconciling generation {resource.generation} of the spec"))
             connection = await self.connection_for(resource.namespace, desired.elasticsearch_ref)
             gateway = await self.pool.get(connection)
             capabilities = await gateway.capabilities()
@@ -369,9 +367,12 @@ class Reconciler:
                 state=CREATE_PENDING,
             )
             # Recorded before the PUT: if the operator dies before it hears the answer, the next one knows the
-            # endpoint it then finds may be its own.
+            # endpoint it then finds may be its own. The same write says the new generation is being worked on.
             await trail.write(
-                status.StatusUpdate(fields={"ownership": intent.as_status(), "secretVersions": dict(secret_versions)})
+                status.StatusUpdate(
+                    conditions=status.reconciling(f"creating inference endpoint {desired.inference_id}").conditions,
+                    fields={"ownership": intent.as_status(), "secretVersions": dict(secret_versions)},
+                )
             )
             try:
                 created = await gateway.put_endpoint(
@@ -440,6 +441,8 @@ class Reconciler:
                 events.append(("Normal", "Created", f"created inference endpoint {desired.inference_id}"))
             fields["ownership"] = ownership.as_status()
             if plan.step is Step.UPDATE:
+                # Said before the update, which can take a while: kstatus, Flux and Argo CD see InProgress.
+                await trail.write(status.reconciling(f"updating inference endpoint {desired.inference_id}"))
                 await self._update(gateway, desired, plan.update_body, plan.send_secrets, secret_values)
                 changed = plan.diff.describe() or "secrets"
                 events.append(("Normal", "Updated", f"updated {changed} of inference endpoint {desired.inference_id}"))

@@ -6,7 +6,7 @@ Nothing is written when nothing changed, and Kubernetes Events go out on transit
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -188,14 +188,25 @@ def transition_events(status: Mapping[str, Any], update: StatusUpdate, *, deleti
 
 
 def write_status(
-    body: kopf.Body, patch: kopf.Patch, update: StatusUpdate, *, generation: int | None, base: Mapping[str, Any]
+    body: kopf.Body,
+    patch: kopf.Patch,
+    update: StatusUpdate,
+    *,
+    generation: int | None,
+    base: Mapping[str, Any],
+    events: Iterable[tuple[str, str, str]] = (),
 ) -> None:
-    """Put `update` into kopf's patch if it changes the status; post an Event for each transition.
+    """Put `update` into kopf's patch if it changes the status; post `events` and one for each transition.
 
-    `base` is the status as last written (the body's, or newer when the reconcile wrote some itself).
+    `base` is the status as last written (the body's, or newer when the reconcile wrote some itself). A step's
+    own event (Created, Updated, ...) says more than the Ready transition it causes: that one is not posted.
     """
     for key, value in status_changes(base, update, generation=generation).items():
         patch.status[key] = value
     deleting = bool(body.get("metadata", {}).get("deletionTimestamp"))
-    for event_type, reason, message in transition_events(base, update, deleting=deleting):
+    own = list(events)
+    transitions = transition_events(base, update, deleting=deleting)
+    if own:
+        transitions = [t for t in transitions if t[1] != "Available"]
+    for event_type, reason, message in [*transitions, *own]:
         kopf.event(body, type=event_type, reason=reason, message=message)

@@ -144,7 +144,7 @@ def test_a_crash_between_put_and_status_write_leaves_the_endpoint_ours(es: Emula
             await world.reconcile(obj)
             assert condition(obj, "Ready")["status"] == "True"
             assert obj.status["ownership"]["state"] == "Created"
-            assert reasons(obj) == ["Available", "Created"]  # not Adopted, not Updated secrets
+            assert reasons(obj) == ["Created"]  # one event: not Adopted, not Updated secrets
             assert len(requests(es, "PUT")) == 1
             await world.delete(obj)
             assert obj.deleted and es_get(es, "hf") is None
@@ -356,7 +356,7 @@ def test_partial_chunking_settings_settle(es: EmulatorServer) -> None:
                 await world.reconcile(obj)
             assert condition(obj, "Ready")["status"] == "True"
             assert not requests(es, "PUT", "_update")
-            assert reasons(obj) == ["Available", "Created"]
+            assert reasons(obj) == ["Created"]
         finally:
             await world.close()
 

@@ -156,6 +156,8 @@ class World:
         base = result.written if result.written is not None else obj.status
         changes = status.status_changes(base, result.update, generation=generation)
         events = status.transition_events(base, result.update, deleting=False)
+        if result.events:  # as status.write_status does: a step's own event replaces the Ready transition's
+            events = [e for e in events if e[1] != "Available"]
         obj.status = status.applied(base, changes)
         obj.events.extend(events)
         obj.events.extend(result.events)
