@@ -8,6 +8,9 @@
 #      pinned Go modules in testbed/kubernetes and testbed/etcd when missing.
 set -euo pipefail
 
+# The whole script is one block that bash reads before running any of it: a build runs for many minutes, and
+# bash otherwise reads a script as it goes, so that editing this file during a build broke the build.
+{
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=versions.env
 . "$here/versions.env"
@@ -121,3 +124,5 @@ echo "Built in $(progress_clock $((SECONDS - progress_started))) using $(progres
 echo "$built" >&2
 echo "$(du -sh "$dir" | cut -f1) in $dir (Go's output: $dir/build.log)" >&2
 echo "$dir"
+exit
+}
