@@ -42,8 +42,9 @@ _bin_dir_cache: Path | None = None
 def find_binaries(*, echo: IO[str] | None = None) -> Path:
     """Run ``build-controlplane.sh`` (a cache hit takes well under a second) and return the binaries' folder.
 
-    A cold build takes 15-25 minutes on 2 cores; its progress goes to ``echo`` (default: stderr). The result
-    is memoised for the life of the process.
+    A cold build (empty Go caches) compiles for about 22 CPU-minutes, so at least 11 minutes on 2 idle cores
+    (the README has the measured numbers); its progress goes to ``echo`` (default: stderr) as it comes. The
+    result is memoised for the life of the process.
     """
     global _bin_dir_cache
     if _bin_dir_cache is not None:

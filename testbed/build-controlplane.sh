@@ -56,7 +56,9 @@ fi
 . "$here/progress.sh"
 
 echo "Building the control plane (Kubernetes $KUBERNETES_VERSION, etcd $ETCD_VERSION) into $dir" >&2
-echo "A cold build takes about 15-25 minutes on 2 cores; later runs reuse the cache." >&2
+# Measured with empty Go caches: 181 modules (115 MB) downloaded, then about 22 CPU-minutes of compiling.
+echo "With empty Go caches this downloads 115 MB of modules and compiles for about 22 CPU-minutes: at least" >&2
+echo "11 minutes on 2 idle cores, longer when other jobs share them. Later runs reuse the cache." >&2
 work="$dir.partial.$$"
 log="$work.log"
 rm -rf "$work"
