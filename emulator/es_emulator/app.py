@@ -12,6 +12,7 @@ import asyncio
 import functools
 import json
 import logging
+import select
 from typing import Any
 
 from aiohttp import web
@@ -151,8 +152,17 @@ def _pretty(value: Any, indent: str) -> str:
 
 
 def _client_gone(request: web.Request) -> bool:
+    """The client closed its connection (or died: the kernel closes it). Asks the socket itself, so that a
+    hold released just after a client was killed still sees the hang-up before the event loop has."""
     transport = request.transport
-    return transport is None or transport.is_closing()
+    if transport is None or transport.is_closing():
+        return True
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return False
+    poller = select.poll()
+    poller.register(sock.fileno(), select.POLLRDHUP)
+    return any(events & (select.POLLRDHUP | select.POLLHUP | select.POLLERR) for _, events in poller.poll(0))
 
 
 def _drop_connection(request: web.Request) -> None:

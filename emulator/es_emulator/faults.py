@@ -127,9 +127,11 @@ class Hold:
         self._held.set()
         while not self._released.is_set():
             if client_gone():
-                self.finish("disconnected")
-                return False
+                break
             await asyncio.sleep(_HOLD_POLL_SECONDS)
+        if client_gone():  # also when released just after the client died: it is gone all the same
+            self.finish("disconnected")
+            return False
         return True
 
     def finish(self, state: str) -> None:

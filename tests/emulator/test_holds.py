@@ -195,3 +195,21 @@ def test_sigkill_of_a_held_client(emulator: Factory, after_apply: bool, applied:
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+
+
+@pytest.mark.parametrize(("after_apply", "applied"), [(False, False), (True, True)])
+def test_released_right_after_the_client_died(emulator: Factory, after_apply: bool, applied: bool) -> None:
+    # A crash test kills the client, then releases at once: the hold must still see the client gone, so that a
+    # request held before Elasticsearch acted is never applied.
+    srv = emulator(V91)
+    body = json.dumps(openai_body(None)).encode()
+    for attempt in range(20):
+        inference_id = f"raced-{attempt}"
+        hold = srv.faults.hold("PUT", rf"/_inference/text_embedding/{inference_id}", after_apply=after_apply)
+        sock = held_socket(srv, "PUT", f"/_inference/text_embedding/{inference_id}", body)
+        assert hold.wait_held(HOLD_WAIT)
+        sock.close()
+        hold.release()
+        assert hold.wait_finished(HOLD_WAIT)
+        assert hold.state == "disconnected", attempt
+        assert (srv.state.endpoint(inference_id) is not None) is applied, attempt
