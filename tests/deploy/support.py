@@ -3,6 +3,7 @@ kubeconfig, and RBAC rules as sets of (apiGroup, resource, subresource, verb).""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shlex
@@ -139,6 +140,24 @@ def service_account_kubeconfig(cp: ControlPlane, path: Path, *, duration: str = 
     path.write_text(json.dumps(config))
     path.chmod(0o600)
     return path
+
+
+def pod_environment(cp: ControlPlane, container: Mapping[str, Any], *, namespace: str = NAMESPACE) -> dict[str, str]:
+    """The container's environment as the kubelet would build it: values, and Secret keys read from the API
+    server (an optional key that is absent is left out; a required one must be there). There is no kubelet in
+    the testbed: tests run the operator as a local process with this environment."""
+    env: dict[str, str] = {}
+    for entry in container["env"]:
+        if "value" in entry:
+            env[entry["name"]] = entry["value"]
+            continue
+        ref = entry["valueFrom"]["secretKeyRef"]
+        data = cp.kubectl_json("get", "secret", ref["name"], "-n", namespace).get("data", {})
+        if ref["key"] in data:
+            env[entry["name"]] = base64.b64decode(data[ref["key"]]).decode()
+        else:
+            assert ref.get("optional"), f"the Deployment needs key {ref['key']} of Secret {ref['name']}"
+    return env
 
 
 def kubectl_as(cp: ControlPlane, kubeconfig: Path, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:

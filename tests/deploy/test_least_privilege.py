@@ -9,7 +9,6 @@ other tests' resources, and because the API server needs its audit flags from th
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 from collections.abc import Iterator
@@ -31,6 +30,7 @@ from .support import (
     find,
     granted,
     install_command,
+    pod_environment,
     render,
     run_shell,
     service_account_kubeconfig,
@@ -91,23 +91,6 @@ def emulator() -> Iterator[EmulatorServer]:
         api_keys=[ApiKey("operator-key", "operator-secret", owner="operator")],
     ) as srv:
         yield srv
-
-
-def pod_environment(cp: ControlPlane, container: dict[str, Any]) -> dict[str, str]:
-    """The container's environment as the kubelet would build it: values, and Secret keys read from the API
-    server (an optional key that is absent is left out; a required one must be there)."""
-    env: dict[str, str] = {}
-    for entry in container["env"]:
-        if "value" in entry:
-            env[entry["name"]] = entry["value"]
-            continue
-        ref = entry["valueFrom"]["secretKeyRef"]
-        data = cp.kubectl_json("get", "secret", ref["name"], "-n", NAMESPACE).get("data", {})
-        if ref["key"] in data:
-            env[entry["name"]] = base64.b64decode(data[ref["key"]]).decode()
-        else:
-            assert ref.get("optional"), f"the Deployment needs key {ref['key']} of Secret {ref['name']}"
-    return env
 
 
 def used_permissions(events: list[dict[str, Any]]) -> tuple[set[Permission], set[str], list[str]]:
