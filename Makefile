@@ -41,6 +41,7 @@ test: $(STAMP)  ## the whole suite: lint, unit, emulator conformance, end to end
 	@$(MAKE) --no-print-directory lint
 	@bash testbed/build-controlplane.sh >/dev/null
 	@bash testbed/build-helm.sh >/dev/null
+	@bash testbed/build-statuscheck.sh >/dev/null
 	@set +e; $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: treated as a failure (check PYTEST_ARGS)" >&2; exit 1; fi; \
 	exit $$rc
@@ -66,6 +67,10 @@ chart-sync:  ## copy crds/ and policies/ into the Helm chart's files/ (tests/hel
 	  mkdir -p $(CHART)/files/$$policy; \
 	  for f in $$policy*.yaml; do [ "$$(basename $$f)" = kustomization.yaml ] || cp $$f $(CHART)/files/$$policy; done; \
 	done
+
+.PHONY: statuscheck
+statuscheck:  ## build or find the kstatus / Flux CEL / Argo CD Lua checker the status tests run; prints its path
+	@bash testbed/build-statuscheck.sh
 
 .PHONY: helm
 helm:  ## build or find the helm CLI the chart tests use; prints its path
