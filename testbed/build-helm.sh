@@ -12,7 +12,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/versions.env"
 
 if [ -n "${TEST_ASSET_HELM:-}" ]; then
-  if [ ! -x "$TEST_ASSET_HELM" ]; then
+  if [ ! -f "$TEST_ASSET_HELM" ] || [ ! -x "$TEST_ASSET_HELM" ]; then
     echo "TEST_ASSET_HELM=$TEST_ASSET_HELM is not an executable file" >&2
     exit 1
   fi

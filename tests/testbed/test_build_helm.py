@@ -40,9 +40,10 @@ def test_test_asset_helm_is_used_as_it_is(tmp_path: Path) -> None:
     assert result.stdout.strip().splitlines()[-1] == str(helm)
 
 
-def test_test_asset_helm_that_is_not_executable_is_an_error(tmp_path: Path) -> None:
-    result = run({"TEST_ASSET_HELM": str(tmp_path / "missing")})
-    assert result.returncode == 1 and "is not an executable file" in result.stderr
+def test_test_asset_helm_that_is_not_an_executable_file_is_an_error(tmp_path: Path) -> None:
+    for wrong in (tmp_path / "missing", tmp_path):  # a folder is "executable" too
+        result = run({"TEST_ASSET_HELM": str(wrong)})
+        assert result.returncode == 1 and "is not an executable file" in result.stderr, wrong
 
 
 def test_a_complete_cache_entry_is_used_without_building(tmp_path: Path) -> None:
