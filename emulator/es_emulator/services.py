@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .chunking import CHUNKING_TASK_TYPES, check_elser_chunk_size, parse_chunking_settings
-from .errors import EsError, bad_request, java_map, status_exception, validation_failed
+from .errors import EsError, bad_request, illegal_argument, java_map, status_exception, validation_failed
 from .profiles import Profile
 
 SERVICE_SETTINGS = "service_settings"
@@ -163,6 +163,8 @@ def parse_put_config(service: Service, task_type: str, body: Mapping[str, Any], 
         # ServiceUtils.createInvalidTaskTypeException [unverified]: not in the reference.
         raise bad_request(f"The [{service.name}] service does not support task type [{task_type}]")
 
+    if service.name == "elasticsearch" and profile.default_chunking_settings:  # 8.16+, ELSER in this service
+        _check_elasticsearch_model_id(raw_settings.get("model_id"))
     settings = _validate_service_settings(service, task_type, raw_settings)
     check_elser_chunk_size(service.name, settings.get("model_id"), chunking, profile)
     secrets = _take_secrets(service, raw_settings)
@@ -181,6 +183,23 @@ def _take_chunking_settings(config: dict[str, Any], task_type: str, profile: Pro
         return None
     # Parsed before the service settings (OpenAiService.parseRequestConfig), so its errors win (§10.1).
     return parse_chunking_settings(config.pop(CHUNKING_SETTINGS, None), profile)
+
+
+# §10.2: the ELSER model ids of ElserModels. The emulator is a platform-agnostic cluster (not one Linux x86_64 ML
+# node), so .elser_model_2 is its ELSER model and the optimized variant is refused like any other.
+ELSER_MODEL_IDS = (".elser_model_1", ".elser_model_2", ".elser_model_2_linux-x86_64")
+PLATFORM_ELSER_MODEL_ID = ".elser_model_2"
+
+
+def _check_elasticsearch_model_id(model_id: Any) -> None:
+    """ElasticsearchInternalService reads model_id first to choose E5, ELSER or a custom model (§10.2, 8.16+)."""
+    if model_id is None:
+        raise illegal_argument("Error parsing service settings, model_id must be provided")
+    if model_id in ELSER_MODEL_IDS and model_id != PLATFORM_ELSER_MODEL_ID:
+        raise illegal_argument(
+            f"Error parsing request config, model id does not match any models available on this platform. Was "
+            f"[{model_id}]. You may need to use a platform agnostic model."
+        )
 
 
 def _validate_service_settings(service: Service, task_type: str, raw: dict[str, Any]) -> dict[str, Any]:

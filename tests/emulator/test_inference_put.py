@@ -131,7 +131,6 @@ def test_service_errors(emulator: Factory, body: dict[str, Any], reason: str) ->
         ("hugging_face", "text_embedding", {"api_key": "k"}, ["url"]),
         ("hugging_face", "text_embedding", {"url": "http://hf"}, ["api_key"]),
         ("cohere", "rerank", {}, ["api_key"]),
-        ("elasticsearch", "text_embedding", {"num_allocations": 1, "num_threads": 1}, ["model_id"]),
     ],
 )
 def test_missing_required_settings(
@@ -274,3 +273,65 @@ def test_timeout_parameter_from_8_19(emulator: Factory, version: str, accepted: 
             "request [/_inference/text_embedding/t] contains unrecognized parameter: [timeout]",
             "illegal_argument_exception",
         )
+
+
+IN_CLUSTER = {"num_allocations": 1, "num_threads": 1}
+
+
+@pytest.mark.parametrize(
+    ("version", "settings", "status", "type_", "reason"),
+    [
+        # §10.2: from 8.16 the elasticsearch service reads model_id first, to choose E5, ELSER or a custom model.
+        (
+            V816,
+            IN_CLUSTER,
+            400,
+            "illegal_argument_exception",
+            "Error parsing service settings, model_id must be provided",
+        ),
+        (
+            V91,
+            IN_CLUSTER,
+            400,
+            "illegal_argument_exception",
+            "Error parsing service settings, model_id must be provided",
+        ),
+        (
+            V815,
+            IN_CLUSTER,
+            400,
+            "validation_exception",
+            "Validation Failed: 1: [service_settings] does not contain the required setting [model_id];",
+        ),
+        # The emulator is a platform-agnostic cluster: .elser_model_2 is its ELSER; other ELSER ids are refused.
+        (
+            V91,
+            {**IN_CLUSTER, "model_id": ".elser_model_2_linux-x86_64"},
+            400,
+            "illegal_argument_exception",
+            "Error parsing request config, model id does not match any models available on this platform. Was "
+            "[.elser_model_2_linux-x86_64]. You may need to use a platform agnostic model.",
+        ),
+        (
+            V816,
+            {**IN_CLUSTER, "model_id": ".elser_model_1"},
+            400,
+            "illegal_argument_exception",
+            "Error parsing request config, model id does not match any models available on this platform. Was "
+            "[.elser_model_1]. You may need to use a platform agnostic model.",
+        ),
+    ],
+)
+def test_elasticsearch_service_model_id(
+    emulator: Factory, version: str, settings: dict[str, Any], status: int, type_: str, reason: str
+) -> None:
+    body = {"service": "elasticsearch", "service_settings": settings}
+    answer = call(emulator(version), "PUT", "/_inference/sparse_embedding/x", body)
+    assert (answer.status, answer.json) == (status, error(reason, type_, status))
+
+
+def test_elser_model_id_is_stored_as_sent(emulator: Factory) -> None:
+    # §10.2: a user-given model_id is echoed exactly as sent.
+    body = {"service": "elasticsearch", "service_settings": {**IN_CLUSTER, "model_id": ".elser_model_2"}}
+    answer = call(emulator(V91), "PUT", "/_inference/sparse_embedding/x", body)
+    assert answer.json["service_settings"]["model_id"] == ".elser_model_2"
