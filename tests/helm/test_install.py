@@ -13,6 +13,7 @@ clean state.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,7 +35,7 @@ from tests.deploy.support import (
 )
 from tests.support import ES_USER, FAST_OPERATOR_SETTINGS, Kube, endpoint_manifest, pipeline_using
 
-from .support import RELEASE, Helm
+from .support import CHART, RELEASE, Helm
 
 if TYPE_CHECKING:
     from es_emulator import EmulatorServer
@@ -119,12 +120,25 @@ def test_helm_install_runs_the_operator_story_and_uninstall_keeps_the_crd(
     assert "Forbidden" not in operator.log_text(), operator.log_tail()
 
     # Confined to team-a by an upgrade: a RoleBinding there replaces the ClusterRoleBinding, and the operator
-    # runs with --namespace=team-a.
+    # runs with --namespace=team-a. The upgrade is of a next version of the chart whose CRD has one more short
+    # name: being a template, the CRD is updated (Helm never updates what is in a chart's crds/ folder).
+    next_chart = tmp_path / "next" / CHART.name
+    shutil.copytree(CHART, next_chart)
+    crd_copy = next(next_chart.glob("files/crds/*.yaml"))
+    assert crd_copy.read_text().count("shortNames: [iep]") == 1
+    crd_copy.write_text(crd_copy.read_text().replace("shortNames: [iep]", "shortNames: [iep, infep]"))
     upgrade = helm.run(
-        "upgrade", RELEASE, "charts/es-inference-operator", "-n", NAMESPACE, "--reuse-values",
-        "--set=watchNamespaces={team-a}", cp=cp,
-    )  # fmt: skip
+        "upgrade",
+        RELEASE,
+        str(next_chart),
+        "-n",
+        NAMESPACE,
+        "--reuse-values",
+        "--set=watchNamespaces={team-a}",
+        cp=cp,
+    )
     assert "STATUS: deployed" in upgrade.stdout
+    assert cp.kubectl_json("get", "crd", CRD)["spec"]["names"]["shortNames"] == ["iep", "infep"]
     answers = {
         check: kubectl_as(cp, kubeconfig, "auth", "can-i", *check).stdout.strip()
         for check in [
