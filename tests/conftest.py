@@ -70,6 +70,15 @@ def control_plane() -> Iterator[ControlPlane]:
         yield cp
 
 
+@pytest.fixture(scope="session")
+def eck_crds(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """ECK's Elasticsearch CRD (v3.5.0, pinned in testbed/eck; fetched once into the cache) in the control plane,
+    as in a cluster that runs ECK."""
+    from testbed.eck import ELASTICSEARCH_CRD, eck_crd_file
+
+    control_plane.install_crds(eck_crd_file(tmp_path_factory.mktemp("eck"), ELASTICSEARCH_CRD))
+
+
 @pytest.fixture
 def namespace(control_plane: ControlPlane, request: pytest.FixtureRequest) -> str:
     """A new, uniquely named namespace for this test (left in place afterwards)."""

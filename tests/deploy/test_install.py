@@ -41,7 +41,9 @@ EXPECTED_RULES = {
     ("", "events", "", "create"),
     ("", "secrets", "", "get"),
     ("", "namespaces", "", "get"),
+    ("elasticsearch.k8s.elastic.co", "elasticsearches", "", "get"),
 }
+ECK = "elasticsearches.elasticsearch.k8s.elastic.co"
 
 
 def _live_versions(cp: ControlPlane, docs: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
@@ -197,6 +199,7 @@ ALLOWED = [
     ("create", "events", "-n", "team-a"),
     ("get", "secrets", "-n", "team-a"),
     ("get", "namespaces/team-a"),
+    ("get", ECK, "-n", "team-a"),
 ]
 
 REFUSED = [
@@ -217,6 +220,10 @@ REFUSED = [
     ("patch", "namespaces/team-a"),
     ("update", "namespaces/team-a"),
     ("delete", "namespaces/team-a"),
+    ("list", ECK, "--all-namespaces"),
+    ("watch", ECK, "--all-namespaces"),
+    ("patch", ECK, "-n", "team-a"),
+    ("get", "services", "-n", "team-a"),  # ECK's Service is named, never read
     ("patch", "events", "-n", "team-a"),
     ("create", "events.events.k8s.io", "-n", "team-a"),
     ("list", "customresourcedefinitions.apiextensions.k8s.io"),
@@ -235,8 +242,9 @@ REFUSED = [
 
 
 def test_the_service_account_may_do_what_the_operator_needs_and_nothing_else(
-    control_plane: ControlPlane, installed: object, tmp_path: Path
+    control_plane: ControlPlane, installed: object, eck_crds: None, tmp_path: Path
 ) -> None:
+    # With ECK's CRD served, as where ECK runs: kubectl resolves elasticsearches only then.
     kubeconfig = service_account_kubeconfig(control_plane, tmp_path / "operator.kubeconfig")
     assert kubectl_as(
         control_plane, kubeconfig, "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"

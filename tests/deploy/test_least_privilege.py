@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from testbed.controlplane import ControlPlane
+from testbed.eck import ELASTICSEARCH_CRD, eck_crd_file, elasticsearch
 from testbed.stack import OperatorProcess, es_request, free_port, wait_for
 from tests.support import FAST_OPERATOR_SETTINGS, Kube, endpoint_manifest, pipeline_using, secret
 
@@ -160,6 +161,13 @@ def test_the_operator_runs_on_exactly_the_granted_rbac(
         team_b.run("delete", "iep", "kept", "--wait=false")
         team_b.wait_gone("kept", timeout=30)
         assert es_request(emulator.url, "GET", "/_inference/kept", auth=ES_ADMIN)[0] == 200
+
+        # An ECK reference (elasticsearches: get), with ECK's real CRD: the Elasticsearch exists, and ECK has not
+        # made it Ready, so the resource waits and reads no Secret of it (tests/e2e/test_eck.py connects).
+        cp.install_crds(eck_crd_file(tmp_path, ELASTICSEARCH_CRD))
+        cp.kubectl("apply", "-f", "-", input=json.dumps(elasticsearch("team-b", "quickstart")))
+        team_b.apply(endpoint_manifest("on-eck", elasticsearchRef={"name": "quickstart"}))
+        team_b.wait_condition("on-eck", "Ready", "False", reason="ElasticsearchNotReady", timeout=30)
 
         # A deletion blocked by a pipeline: the condition (status: patch) and a Warning Event (events: create).
         pipeline = pipeline_using("embeddings")

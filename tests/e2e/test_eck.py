@@ -20,9 +20,7 @@ import pytest
 
 from testbed.controlplane import ControlPlane
 from testbed.eck import (
-    ELASTICSEARCH_CRD,
     TestTLS,
-    eck_crd_file,
     eck_objects,
     elastic_user_secret,
     elasticsearch,
@@ -35,11 +33,6 @@ if TYPE_CHECKING:
 
 ES_NAME = "quickstart"
 FIRST_PASSWORD, ROTATED_PASSWORD = "first-elastic-password", "rotated-elastic-password"
-
-
-@pytest.fixture(scope="module")
-def eck_crds(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> None:
-    control_plane.install_crds(eck_crd_file(tmp_path_factory.mktemp("eck"), ELASTICSEARCH_CRD))
 
 
 @pytest.fixture
