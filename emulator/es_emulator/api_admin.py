@@ -11,8 +11,9 @@ POST   /_emulator/outage           {"seconds": 2}: stop listening now, listen ag
 DELETE /_emulator/state            forget all endpoints, pipelines and indexes
 PUT    /_emulator/cluster          {"formed": false}: GET / reports cluster_uuid "_na_" until formed again
 GET    /_emulator/holds            {"holds": [{"id", "method", "path_regex", "after_apply", "state", "request"}]}
-POST   /_emulator/holds            {"method": "PUT", "path_regex": "/_inference/.*", "after_apply": false}:
-                                   hold the next matching request (see faults.Hold); answers the hold
+POST   /_emulator/holds            {"method": "PUT", "path_regex": "/_inference/.*", "after_apply": false,
+                                    "query": {"dry_run": null}}: hold the next matching request (see
+                                   faults.Hold); answers the hold
 GET    /_emulator/holds/{id}       one hold (poll "state" for "held", then "answered" or "disconnected")
 POST   /_emulator/holds/{id}/_release   let the held request go on
 DELETE /_emulator/holds            cancel pending holds, release held requests
@@ -154,14 +155,17 @@ def _get_holds(ctx: Context, body: Any, params: dict[str, str]) -> Reply:
 
 
 def _add_hold(ctx: Context, body: Any, params: dict[str, str]) -> Reply:
-    if not isinstance(body, dict) or set(body) - {"method", "path_regex", "after_apply"}:
-        raise SimpleError(400, "body must be an object with method, path_regex and after_apply (each optional)")
+    if not isinstance(body, dict) or set(body) - {"method", "path_regex", "after_apply", "query"}:
+        raise SimpleError(400, "body must be an object with method, path_regex, after_apply and query (each optional)")
     method = body.get("method")
     after_apply = body.get("after_apply", False)
+    query = body.get("query") or {}
     if (method is not None and not isinstance(method, str)) or not isinstance(after_apply, bool):
         raise SimpleError(400, "method must be a string and after_apply a boolean")
+    if not isinstance(query, dict) or not all(v is None or isinstance(v, str) for v in query.values()):
+        raise SimpleError(400, "query must map parameter names to strings or null (absent)")
     try:
-        created = ctx.faults.hold(method, str(body.get("path_regex", ".*")), after_apply=after_apply)
+        created = ctx.faults.hold(method, str(body.get("path_regex", ".*")), after_apply=after_apply, query=query)
     except re.error as exc:
         raise SimpleError(400, f"path_regex does not compile: {exc}") from None
     return ok(created.snapshot())

@@ -6,7 +6,7 @@ import asyncio
 import itertools
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -61,11 +61,20 @@ class Hold:
     ``disconnected`` (the client went away while held) or ``cancelled`` (cleared while still pending).
     """
 
-    def __init__(self, hold_id: str, method: str | None, path_regex: str, after_apply: bool) -> None:
+    def __init__(
+        self,
+        hold_id: str,
+        method: str | None,
+        path_regex: str,
+        after_apply: bool,
+        query: Mapping[str, str | None] | None = None,
+    ) -> None:
         self.id = hold_id
         self.method = method.upper() if method is not None else None
         self.path_regex = path_regex
         self.after_apply = after_apply
+        # Query parameters the request must have with these values (None: must not have it).
+        self.query: dict[str, str | None] = dict(query or {})
         self._pattern = re.compile(path_regex)
         self._lock = threading.Lock()
         self._held = threading.Event()
@@ -100,6 +109,7 @@ class Hold:
             "method": self.method,
             "path_regex": self.path_regex,
             "after_apply": self.after_apply,
+            "query": dict(self.query),
             "state": self.state,
             "request": None if request is None else request._asdict(),
         }
@@ -112,6 +122,8 @@ class Hold:
             if self._state != "pending" or self.request is not None:
                 return False
             if self.method not in (None, request.method.upper()) or not self._pattern.fullmatch(request.path):
+                return False
+            if any(request.query.get(key) != value for key, value in self.query.items()):
                 return False
             if self._released.is_set():
                 self._state = "cancelled"  # released before anything matched: nothing to hold
@@ -159,11 +171,19 @@ class Faults:
         self._holds: list[Hold] = []
         self._hold_ids = itertools.count(1)
 
-    def hold(self, method: str | None = None, path_regex: str = ".*", *, after_apply: bool = False) -> Hold:
-        """Hold the next request whose method is ``method`` (None: any) and whose path (no query string)
-        matches ``path_regex`` in full. See ``Hold``."""
+    def hold(
+        self,
+        method: str | None = None,
+        path_regex: str = ".*",
+        *,
+        after_apply: bool = False,
+        query: Mapping[str, str | None] | None = None,
+    ) -> Hold:
+        """Hold the next request whose method is ``method`` (None: any), whose path (no query string) matches
+        ``path_regex`` in full and whose query parameters have the values in ``query`` (a value None: the
+        parameter is absent; e.g. ``{"dry_run": "true"}`` or ``{"dry_run": None}``). See ``Hold``."""
         with self._lock:
-            created = Hold(f"h{next(self._hold_ids)}", method, path_regex, after_apply)
+            created = Hold(f"h{next(self._hold_ids)}", method, path_regex, after_apply, query)
             self._holds.append(created)
         return created
 

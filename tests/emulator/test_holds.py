@@ -147,6 +147,7 @@ def test_holds_through_the_admin_api(emulator: Factory) -> None:
         "method": "PUT",
         "path_regex": "/_inference/.*",
         "after_apply": False,
+        "query": {},
         "state": "pending",
         "request": None,
     }
@@ -213,3 +214,25 @@ def test_released_right_after_the_client_died(emulator: Factory, after_apply: bo
         assert hold.wait_finished(HOLD_WAIT)
         assert hold.state == "disconnected", attempt
         assert (srv.state.endpoint(inference_id) is not None) is applied, attempt
+
+
+def test_query_parameters_tell_a_dry_run_from_a_delete(emulator: Factory) -> None:
+    srv = emulator(V91)
+    put_openai(srv, "ep")
+    real_delete = srv.faults.hold("DELETE", r"/_inference/ep", query={"dry_run": None}, after_apply=True)
+    dry_run = srv.faults.hold("DELETE", r"/_inference/ep", query={"dry_run": "true"})
+    thread, result = in_background(lambda: call(srv, "DELETE", "/_inference/ep?dry_run=true", timeout=20))
+    assert dry_run.wait_held(HOLD_WAIT)
+    assert real_delete.state == "pending"  # the dry run did not take it
+    dry_run.release()
+    thread.join(HOLD_WAIT)
+    assert result[0].json["acknowledged"] is False
+    thread, result = in_background(lambda: call(srv, "DELETE", "/_inference/ep", timeout=20))
+    assert real_delete.wait_held(HOLD_WAIT)
+    assert srv.state.endpoint("ep") is None  # deleted, answer held
+    real_delete.release()
+    thread.join(HOLD_WAIT)
+    assert result[0].json["acknowledged"] is True
+    answer = call(srv, "POST", "/_emulator/holds", {"method": "DELETE", "query": {"force": "true"}}, auth=None)
+    assert answer.json["query"] == {"force": "true"}
+    assert call(srv, "POST", "/_emulator/holds", {"query": {"force": True}}, auth=None).status == 400
