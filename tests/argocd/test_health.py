@@ -46,7 +46,7 @@ def test_every_testdata_file_is_a_case_and_every_case_has_its_file() -> None:
 
 def test_testdata_is_captured_from_the_operator() -> None:
     """Real objects: written by the API server (uid, resourceVersion, managedFields), the finalizer in place,
-    and a status written by the operator (kopf) wherever there is one."""
+    and a status written by the operator wherever there is one."""
     for path in TESTDATA.glob("*.yaml"):
         obj = load(path)
         meta = obj["metadata"]
@@ -54,7 +54,9 @@ def test_testdata_is_captured_from_the_operator() -> None:
         if "status" in obj:
             assert meta["finalizers"] == ["inference.es-operator.dev/finalizer"], path.name
             status_managers = {m["manager"] for m in meta["managedFields"] if m.get("subresource") == "status"}
-            assert status_managers == {"kopf"}, path.name
+            # kopf's patches, and the operator's own mid-reconcile ones (kube.StatusWriter, through the Kubernetes
+            # client, which names no field manager and so shows its default, "OpenAPI-Generator").
+            assert status_managers and status_managers <= {"kopf", "OpenAPI-Generator"}, path.name
 
 
 def test_every_health_status_is_covered() -> None:
