@@ -120,3 +120,19 @@ def argocd_health_test(open_libs: bool) -> tuple[int, list[dict[str, Any]]]:
     if proc.returncode not in (0, 1):
         raise AssertionError(f"statuscheck exited with {proc.returncode}: {proc.stderr}")
     return proc.returncode, [json.loads(line) for line in proc.stdout.splitlines()]
+
+
+def argocd_health(obj: dict[str, Any], script: str, *, open_libs: bool = False) -> Verdict:
+    """What `script` returns for `obj` when run as Argo CD runs a health.lua (a Lua error is the verdict's error)."""
+    with tempfile.TemporaryDirectory(prefix="statuscheck-") as workdir:
+        script_path, object_path = Path(workdir) / "health.lua", Path(workdir) / "object.json"
+        script_path.write_text(script)
+        object_path.write_text(json.dumps(obj))
+        # Flags before the object files: Go's flag package stops at the first argument that is not one.
+        flags = ["-health-lua", str(script_path), *(["-open-libs"] if open_libs else [])]
+        proc = subprocess.run(
+            [str(find_statuscheck()), *flags, str(object_path)], capture_output=True, text=True, timeout=60
+        )
+    if proc.returncode != 0:
+        raise AssertionError(f"statuscheck exited with {proc.returncode}: {proc.stderr}")
+    return _verdict(json.loads(proc.stdout)["argocd"], "Argo CD", strict=False)
