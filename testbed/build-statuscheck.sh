@@ -16,7 +16,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 src="$here/statuscheck"
 
 if [ -n "${TEST_ASSET_STATUSCHECK:-}" ]; then
-  if [ ! -x "$TEST_ASSET_STATUSCHECK" ]; then
+  if [ ! -f "$TEST_ASSET_STATUSCHECK" ] || [ ! -x "$TEST_ASSET_STATUSCHECK" ]; then
     echo "TEST_ASSET_STATUSCHECK=$TEST_ASSET_STATUSCHECK is not an executable file" >&2
     exit 1
   fi
