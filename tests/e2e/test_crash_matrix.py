@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from es_emulator.faults import Hold
 from tests.support import Kube, Stack, endpoint_manifest
 
 ENDPOINT = r"/_inference/(text_embedding/)?e5"
@@ -23,7 +24,7 @@ class KillPoint:
     method: str
     path_regex: str
     after_apply: bool
-    nth: int = 1  # the nth matching request (the dry run and the delete share a method and a path)
+    query: dict[str, str | None] | None = None  # {"dry_run": None}: a DELETE that is not a dry run
 
 
 CREATE_POINTS = {
@@ -31,8 +32,8 @@ CREATE_POINTS = {
     "after-put-before-status": KillPoint("PUT", ENDPOINT, after_apply=True),
 }
 DELETE_POINTS = {
-    "after-dry-run-before-delete": KillPoint("DELETE", ENDPOINT, after_apply=False, nth=2),
-    "after-delete-before-finalizer": KillPoint("DELETE", ENDPOINT, after_apply=True, nth=2),
+    "after-dry-run-before-delete": KillPoint("DELETE", ENDPOINT, after_apply=False, query={"dry_run": None}),
+    "after-delete-before-finalizer": KillPoint("DELETE", ENDPOINT, after_apply=True, query={"dry_run": None}),
 }
 UPDATE_POINTS = {
     "during-update-before-apply": KillPoint("PUT", ENDPOINT + "/_update", after_apply=False),
@@ -40,18 +41,17 @@ UPDATE_POINTS = {
 }
 
 
-def kill_at(stack: Stack, point: KillPoint) -> None:
-    """Wait until the operator's request of `point` is held, then SIGKILL the operator and start it again."""
-    holds = [
-        stack.es.faults.hold(point.method, point.path_regex, after_apply=point.after_apply) for _ in range(point.nth)
-    ]
-    for hold in holds[:-1]:
-        assert hold.wait_held(HOLD_TIMEOUT), f"no {point.method} {point.path_regex} came"
-        hold.release()
-    assert holds[-1].wait_held(HOLD_TIMEOUT), f"no {point.method} {point.path_regex} came"
+def arm(stack: Stack, point: KillPoint) -> Hold:
+    """Hold the operator's next request of `point`: armed before the step that sends it, or it may pass."""
+    return stack.es.faults.hold(point.method, point.path_regex, after_apply=point.after_apply, query=point.query)
+
+
+def kill_when_held(stack: Stack, hold: Hold) -> None:
+    """Once the request is held, SIGKILL the operator and start it again."""
+    assert hold.wait_held(HOLD_TIMEOUT), f"no {hold.method} {hold.path_regex} came"
     assert stack.operator is not None
     stack.operator.kill()
-    holds[-1].release()  # the client is gone: what Elasticsearch did (or not) stays as it is
+    hold.release()  # the client is gone: what Elasticsearch did (or not) stays as it is
     stack.start_operator()
 
 
@@ -80,8 +80,9 @@ def assert_in_line(stack: Stack, kube: Kube, bystander: dict[str, object], num_a
 @pytest.mark.parametrize("point", list(CREATE_POINTS), ids=list(CREATE_POINTS))
 def test_a_crash_during_create(stack: Stack, kube: Kube, point: str) -> None:
     bystander = with_bystander(stack, kube)
+    hold = arm(stack, CREATE_POINTS[point])
     kube.apply(endpoint_manifest("e5"))
-    kill_at(stack, CREATE_POINTS[point])
+    kill_when_held(stack, hold)
     assert_in_line(stack, kube, bystander)
 
 
@@ -106,8 +107,9 @@ def test_a_crash_during_an_update(stack: Stack, kube: Kube, point: str) -> None:
     kube.wait_condition("e5", "Ready")
     manifest = endpoint_manifest("e5")
     manifest["spec"]["serviceSettings"]["num_allocations"] = 2
+    hold = arm(stack, UPDATE_POINTS[point])
     kube.apply(manifest)
-    kill_at(stack, UPDATE_POINTS[point])
+    kill_when_held(stack, hold)
     kube.wait_condition("e5", "Ready", timeout=60)
     generation = kube.get("e5")["metadata"]["generation"]
     assert kube.get("e5")["status"]["observedGeneration"] == generation
@@ -119,8 +121,9 @@ def test_a_crash_during_delete(stack: Stack, kube: Kube, point: str) -> None:
     bystander = with_bystander(stack, kube)
     kube.apply(endpoint_manifest("e5"))
     kube.wait_condition("e5", "Ready")
+    hold = arm(stack, DELETE_POINTS[point])
     kube.run("delete", "iep", "e5", "--wait=false")
-    kill_at(stack, DELETE_POINTS[point])
+    kill_when_held(stack, hold)
     kube.wait_gone("e5", timeout=60)
     assert stack.endpoint("e5") is None
     assert stack.endpoint("bystander") == bystander

@@ -164,7 +164,9 @@ def test_an_endpoint_deleted_behind_the_operators_back_is_recreated(stack: Stack
     wait_for("a Recreated event", lambda: any(e["reason"] == "Recreated" for e in kube.events("e5")), timeout=10)
 
 
-def test_a_configuration_changed_behind_the_operators_back_is_reported(stack: Stack, kube: Kube) -> None:
+def test_an_endpoint_replaced_behind_the_operators_back_is_reported_and_left_alone(stack: Stack, kube: Kube) -> None:
+    """Re-created by somebody else with another model: no longer this resource's (its recorded settings differ),
+    so it is neither overwritten nor, later, deleted."""
     kube.apply(endpoint_manifest("e5"))
     kube.wait_condition("e5", "Ready")
     # Somebody re-creates the id with another model.
@@ -174,8 +176,11 @@ def test_a_configuration_changed_behind_the_operators_back_is_reported(stack: St
     }
     stack.es_call("DELETE", "/_inference/e5")
     stack.es_call("PUT", "/_inference/text_embedding/e5", other)
-    ready = kube.wait_condition("e5", "Ready", "False", reason="NeedsRecreate", timeout=20)
-    assert "serviceSettings.model_id" in ready["message"]
+    ready = kube.wait_condition("e5", "Ready", "False", reason="ConfigurationMismatch", timeout=20)
+    assert "serviceSettings.model_id" in ready["message"] and "replaced outside the operator" in ready["message"]
+    assert "ownership" not in kube.get("e5")["status"]
+    kube.run("delete", "iep", "e5", "--wait=false")
+    kube.wait_gone("e5")
     assert stack.endpoint("e5")["service_settings"]["model_id"] == ".elser_model_2"  # type: ignore[index]
 
 
