@@ -152,6 +152,7 @@ class StatusWriter:
                 contract.PLURAL,
                 name,
                 {"status": changes},
+                field_manager="es-inference-operator",  # who wrote it, in managedFields (as kopf names itself)
             )
         except ApiException as err:
             raise _explained(err, f"inferenceendpoint {namespace}/{name}", "patch inferenceendpoints/status") from None

@@ -370,7 +370,9 @@ class Reconciler:
             # endpoint it then finds may be its own. The same write says the new generation is being worked on.
             await trail.write(
                 status.StatusUpdate(
-                    conditions=status.reconciling(f"creating inference endpoint {desired.inference_id}").conditions,
+                    conditions=status.reconciling(
+                        "Creating", f"creating inference endpoint {desired.inference_id}"
+                    ).conditions,
                     fields={"ownership": intent.as_status(), "secretVersions": dict(secret_versions)},
                 )
             )
@@ -442,7 +444,7 @@ class Reconciler:
             fields["ownership"] = ownership.as_status()
             if plan.step is Step.UPDATE:
                 # Said before the update, which can take a while: kstatus, Flux and Argo CD see InProgress.
-                await trail.write(status.reconciling(f"updating inference endpoint {desired.inference_id}"))
+                await trail.write(status.reconciling("Updating", f"updating inference endpoint {desired.inference_id}"))
                 await self._update(gateway, desired, plan.update_body, plan.send_secrets, secret_values)
                 changed = plan.diff.describe() or "secrets"
                 events.append(("Normal", "Updated", f"updated {changed} of inference endpoint {desired.inference_id}"))

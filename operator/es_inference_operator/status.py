@@ -64,10 +64,20 @@ def not_ready(
     return StatusUpdate(conditions=tuple(conditions), fields=fields or {})
 
 
-def reconciling(message: str) -> StatusUpdate:
-    """The first thing said of a new generation, before any Elasticsearch call: kstatus, Flux and Argo CD see
-    InProgress at once, never a Current left over from the previous spec."""
-    return StatusUpdate(conditions=(Condition(contract.RECONCILING, TRUE, "Reconciling", message),))
+PROGRESS_REASONS = ("Creating", "Updating")
+
+
+def reconciling(reason: str, message: str) -> StatusUpdate:
+    """What is said before a create or an update is sent (with the generation it is for): kstatus, Flux and Argo
+    CD see InProgress at once, and Ready is False until Elasticsearch matches this generation of the spec (Ready
+    speaks of observedGeneration, which this write moves on)."""
+    return StatusUpdate(
+        conditions=(
+            Condition(contract.READY, FALSE, reason, message),
+            Condition(contract.RECONCILING, TRUE, reason, message),
+            Condition(contract.STALLED, FALSE, reason, message),
+        )
+    )
 
 
 def conflict(inference_id: str, winner: str) -> StatusUpdate:
@@ -173,7 +183,9 @@ def transition_events(status: Mapping[str, Any], update: StatusUpdate, *, deleti
     events = []
     for cond in update.conditions:
         before = find(current, cond.type)
-        if (before or {}).get("status") == cond.status:
+        # Said before a create or an update (Creating, Updating): how that step ended is the news.
+        settled_from_progress = (before or {}).get("reason") in PROGRESS_REASONS and cond.reason not in PROGRESS_REASONS
+        if (before or {}).get("status") == cond.status and not settled_from_progress:
             continue
         event_type = _EVENTS.get((cond.type, cond.status))
         # A first Ready=False while creating is the normal start, and a resource being deleted is not Ready by

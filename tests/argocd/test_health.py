@@ -54,9 +54,8 @@ def test_testdata_is_captured_from_the_operator() -> None:
         if "status" in obj:
             assert meta["finalizers"] == ["inference.es-operator.dev/finalizer"], path.name
             status_managers = {m["manager"] for m in meta["managedFields"] if m.get("subresource") == "status"}
-            # kopf's patches, and the operator's own mid-reconcile ones (kube.StatusWriter, through the Kubernetes
-            # client, which names no field manager and so shows its default, "OpenAPI-Generator").
-            assert status_managers and status_managers <= {"kopf", "OpenAPI-Generator"}, path.name
+            # kopf's patches, and the operator's own mid-reconcile ones (kube.StatusWriter), under its name.
+            assert status_managers and status_managers <= {"kopf", "es-inference-operator"}, path.name
 
 
 def test_every_health_status_is_covered() -> None:

@@ -96,9 +96,19 @@ def test_a_status_written_during_the_reconcile_is_the_base_of_the_final_patch(ev
     """The reconcile wrote Reconciling=True itself (before calling Elasticsearch); the body kopf holds does not
     show it. The final patch must still set Reconciling=False."""
     b = body([{"type": "Reconciling", "status": "False", "reason": "R", "message": "m", "lastTransitionTime": "t"}])
-    early = status.status_changes(b.status, status.reconciling("go"), generation=2)
+    early = status.status_changes(b.status, status.reconciling("Updating", "go"), generation=2)
     written = status.applied(dict(b.status), early)
     patch = kopf.Patch()
     status.write_status(b, patch, status.ready("in line", fields={}), generation=2, base=written)
     reconciling = next(c for c in patch.status["conditions"] if c["type"] == "Reconciling")
     assert reconciling["status"] == "False"
+
+
+def test_a_refused_create_after_creating_posts_its_warning(events: list[tuple[str, str]]) -> None:
+    """Ready=False (Creating) was written before the PUT; Elasticsearch's refusal is still news."""
+    b = body()
+    early = status.status_changes(b.status, status.reconciling("Creating", "creating"), generation=1)
+    written = status.applied(dict(b.status), early)
+    refused = status.not_ready("ElasticsearchRejected", "Unknown service [foo]", retrying=False)
+    status.write_status(b, kopf.Patch(), refused, generation=1, base=written)
+    assert events == [("Warning", "ElasticsearchRejected")]
