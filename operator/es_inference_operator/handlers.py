@@ -42,7 +42,7 @@ class Runtime:
     config: OperatorConfig
     reconciler: Reconciler
     pool: GatewayPool
-    progress: kopf.AnnotationsProgressStorage
+    progress: kopf.StatusProgressStorage
     claims: ClaimRegistry = field(default_factory=ClaimRegistry)
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)  # one step at a time per resource
     blocked: set[str] = field(default_factory=set)  # uids of deletions blocked by references now
@@ -132,13 +132,18 @@ def _outcome(result: Result) -> str:
 @kopf.on.resume(*RESOURCE, id="reconcile")
 @kopf.on.create(*RESOURCE, id="reconcile")
 @kopf.on.update(*RESOURCE, id="reconcile", field="spec")
-async def reconcile(body: kopf.Body, patch: kopf.Patch, retry: int, memo: kopf.Memo, **_: Any) -> None:
+async def reconcile(
+    body: kopf.Body, patch: kopf.Patch, retry: int, reason: str, memo: kopf.Memo, **_: Any
+) -> None:
     """Create, adopt or update the endpoint. Only spec changes fire this: labels and annotations (Argo CD's
-    tracking, the force annotation) do not."""
+    tracking, the force annotation) do not. On resume (a restart, nothing changed) it checks as the resync does,
+    against the cluster's list: a restart with thousands of resources costs one request, not one each."""
     runtime: Runtime = memo.runtime
     async with runtime.lock(str(body.metadata.uid)):
         resource = _resource(body)
-        result = await runtime.reconciler.reconcile(resource, _claims_for(runtime, resource), attempt=retry)
+        result = await runtime.reconciler.reconcile(
+            resource, _claims_for(runtime, resource), attempt=retry, periodic=reason == kopf.Reason.RESUME
+        )
     _publish(body, patch, resource, result)
     metrics.RECONCILES.labels("reconcile", _outcome(result)).inc()
     if result.retry_in is not None:

@@ -69,6 +69,11 @@ class KubeReader:
         self._secrets: dict[tuple[str, str], tuple[float, SecretData, dict[str, str]]] = {}
         self._namespaces: dict[str, tuple[float, dict[str, str]]] = {}
 
+    def forget(self, namespace: str) -> None:
+        """Read this namespace's Secrets afresh from now on (a deletion acts on what they say now)."""
+        self._secrets = {key: value for key, value in self._secrets.items() if key[0] != namespace}
+        self._namespaces.pop(namespace, None)
+
     async def read_secret(self, namespace: str, name: str) -> SecretData:
         return (await self.read_secret_with_labels(namespace, name))[0]
 

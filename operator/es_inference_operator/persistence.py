@@ -1,4 +1,5 @@
-"""Where kopf keeps its own state: under our prefix, with an essence of the spec and the force annotation only.
+"""Where kopf keeps its own state: in the status (status.operator), with an essence of the spec and the force
+annotation only.
 
 Kopf's default essence (what it diffs to detect changes) holds every label and annotation, so Argo CD's
 tracking annotation, a policy tool's label or `kubectl annotate` would each make kopf write its diff-base
@@ -17,6 +18,10 @@ import kopf
 from . import contract
 
 DIFFBASE_FIELD = "status.operator.lastHandledConfiguration"
+PROGRESS_FIELD = "status.operator.progress"
+# What kopf writes to wake a handler whose delay is over (the write's event runs it): a field the CRD declares,
+# or the API server would prune it, nothing would change, and the handler would sleep for ever.
+TOUCH_FIELD = "status.operator.dummy"
 LEGACY_DIFFBASE_ANNOTATION = f"{contract.KOPF_STORAGE_PREFIX}/last-handled-configuration"
 
 
@@ -43,8 +48,9 @@ class SpecDiffBaseStorage(kopf.StatusDiffBaseStorage):
         return super().fetch(body=body) or (json.loads(legacy) if legacy else None)
 
 
-def progress_storage() -> kopf.AnnotationsProgressStorage:
-    return kopf.AnnotationsProgressStorage(prefix=contract.KOPF_STORAGE_PREFIX, v1=False)
+def progress_storage() -> kopf.StatusProgressStorage:
+    """Handlers' progress (retries, delays) in the status too: no metadata write, no kopf-managed marker."""
+    return kopf.StatusProgressStorage(field=PROGRESS_FIELD, touch_field=TOUCH_FIELD)
 
 
 def diffbase_storage() -> SpecDiffBaseStorage:

@@ -517,6 +517,7 @@ class Reconciler:
     async def delete(self, resource: Resource, claims: Iterable[ClaimEntry], attempt: int = 0) -> Result:
         self._refused.pop(resource.uid, None)
         self._references_checked.pop(resource.uid, None)
+        self.kube.forget(resource.namespace)  # rare and final: no cached Secret or policy decides it
         desired = resource.desired
         ownership = resource.ownership
         try:

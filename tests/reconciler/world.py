@@ -45,6 +45,9 @@ class FakeKube:
     async def read_elasticsearch(self, namespace: str, name: str) -> dict[str, Any] | None:
         return None
 
+    def forget(self, namespace: str) -> None:
+        pass  # nothing cached here
+
     async def read_secret(self, namespace: str, name: str) -> SecretData:
         if (namespace, name) in self.failing:
             raise KubernetesUnavailable(f"reading Secret {namespace}/{name} failed: 429 Too Many Requests")
