@@ -132,9 +132,7 @@ def _outcome(result: Result) -> str:
 @kopf.on.resume(*RESOURCE, id="reconcile")
 @kopf.on.create(*RESOURCE, id="reconcile")
 @kopf.on.update(*RESOURCE, id="reconcile", field="spec")
-async def reconcile(
-    body: kopf.Body, patch: kopf.Patch, retry: int, reason: str, memo: kopf.Memo, **_: Any
-) -> None:
+async def reconcile(body: kopf.Body, patch: kopf.Patch, retry: int, reason: str, memo: kopf.Memo, **_: Any) -> None:
     """Create, adopt or update the endpoint. Only spec changes fire this: labels and annotations (Argo CD's
     tracking, the force annotation) do not. On resume (a restart, nothing changed) it checks as the resync does,
     against the cluster's list: a restart with thousands of resources costs one request, not one each."""
