@@ -253,10 +253,12 @@ class Ownership:
         return self.state == CREATE_PENDING
 
 
-def fixed_service_settings(observed: Mapping[str, Any]) -> dict[str, Any]:
-    """The echoed service_settings that only a new endpoint can change (secrets are never echoed)."""
+def fixed_service_settings(observed: Mapping[str, Any], desired: DesiredEndpoint) -> dict[str, Any]:
+    """The echoed service_settings that only a new endpoint can change, of those the spec sets (a default that
+    Elasticsearch adds may change with its version; secrets are never echoed)."""
     settings = observed.get("service_settings") or {}
-    return {k: v for k, v in settings.items() if k not in UPDATABLE_SERVICE_SETTINGS}
+    wanted = set(desired.service_settings) - UPDATABLE_SERVICE_SETTINGS - set(desired.secret_refs)
+    return {k: v for k, v in settings.items() if k in wanted}
 
 
 def not_ours(ownership: Ownership, observed: Mapping[str, Any]) -> str | None:
@@ -266,8 +268,9 @@ def not_ours(ownership: Ownership, observed: Mapping[str, Any]) -> str | None:
         return f"its task type is now {observed.get('task_type')}, not {ownership.task_type}"
     if observed.get("service") != ownership.service:
         return f"its service is now {observed.get('service')}, not {ownership.service}"
-    seen = fixed_service_settings(observed)
-    changed = sorted(k for k, v in ownership.service_settings.items() if k in seen and seen[k] != v)
+    # Only the settings recorded (those the spec set, as echoed): a default Elasticsearch adds may change.
+    seen = observed.get("service_settings") or {}
+    changed = sorted(k for k, v in ownership.service_settings.items() if k in seen and _differs(v, seen[k]))
     if changed and not ownership.pending:
         return f"its service settings {', '.join(changed)} differ from those it was created with"
     return None

@@ -274,7 +274,11 @@ class ElasticsearchGateway:
         """Indexes whose mappings have a semantic_text field using the endpoint (inference_id or
         search_inference_id). Elasticsearch 8.15's delete checks pipelines only: the operator looks itself."""
         await self.capabilities()
-        response = await self._call("mappings", lambda: self.client.indices.get_mapping(index="*"))
+        response = await self._call(
+            # Closed and hidden indexes count too: a semantic_text field in one still uses the endpoint.
+            "mappings",
+            lambda: self.client.indices.get_mapping(index="*", expand_wildcards="all"),
+        )
         return tuple(
             sorted(
                 name
@@ -412,14 +416,21 @@ class GatewayPool:
         }
 
     async def get(self, connection: Connection) -> ElasticsearchGateway:
-        gateway = self._gateways.get(connection.source)
+        # By source and URL: two resources reaching one ECK Elasticsearch through two Services share a source.
+        key = f"{connection.source}\x00{connection.url}"
+        gateway = self._gateways.get(key)
         if gateway is not None and gateway.connection.cache_key == connection.cache_key:
             return gateway
-        if gateway is not None:
+        try:
+            fresh = ElasticsearchGateway(connection, **self._options)
+        except (ValueError, ssl.SSLError) as err:  # a URL the client cannot use (a bad port), a CA it cannot load
+            raise ConfigurationError(
+                f"the Elasticsearch connection of {connection.source} is unusable: {err}"
+            ) from None
+        self._gateways[key] = fresh
+        if gateway is not None:  # credentials rotated: the old client goes once it is out of the pool
             await gateway.close()
-        gateway = ElasticsearchGateway(connection, **self._options)
-        self._gateways[connection.source] = gateway
-        return gateway
+        return fresh
 
     async def close(self) -> None:
         gateways, self._gateways = list(self._gateways.values()), {}

@@ -47,6 +47,7 @@ class Runtime:
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)  # one step at a time per resource
     blocked: set[str] = field(default_factory=set)  # uids of deletions blocked by references now
     spread: set[str] = field(default_factory=set)  # uids whose resync ticks were spread over the period
+    statuses: dict[str, dict[str, Any]] = field(default_factory=dict)  # uid -> the status last written
 
     def lock(self, uid: str) -> asyncio.Lock:
         return self.locks.setdefault(uid, asyncio.Lock())
@@ -107,9 +108,12 @@ def _resource_from(meta: Any, spec: Any, status: Any) -> Resource:
     )
 
 
-def _resource(body: kopf.Body) -> Resource:
-    """One consistent snapshot of the body (kopf's body is live in timers): spec and generation together."""
-    return _resource_from(dict(body.metadata), dict(body.spec), dict(body.status))
+def _resource(body: kopf.Body, runtime: Runtime) -> Resource:
+    """One consistent snapshot of the body (kopf's body is live in timers): spec and generation together. Its
+    status is the one the last step wrote, which the body may not show yet: kopf applies a step's patch after
+    the step, and refreshes a body only at the object's next event (the next step may already hold the lock)."""
+    uid = str(body.metadata.uid)
+    return _resource_from(dict(body.metadata), dict(body.spec), runtime.statuses.get(uid) or dict(body.status))
 
 
 def _claims_for(runtime: Runtime, resource: Resource) -> Iterable[ClaimEntry]:
@@ -117,9 +121,12 @@ def _claims_for(runtime: Runtime, resource: Resource) -> Iterable[ClaimEntry]:
     return runtime.claims.claims_on(resource.desired.inference_id)
 
 
-def _publish(body: kopf.Body, patch: kopf.Patch, resource: Resource, result: Result) -> None:
+def _publish(body: kopf.Body, patch: kopf.Patch, resource: Resource, result: Result, runtime: Runtime) -> None:
+    """Inside the resource's lock: the next step reads what this one wrote."""
     base = result.written if result.written is not None else resource.status
-    write_status(body, patch, result.update, generation=resource.generation, base=base, events=result.events)
+    runtime.statuses[resource.uid] = write_status(
+        body, patch, result.update, generation=resource.generation, base=base, events=result.events
+    )
 
 
 def _outcome(result: Result) -> str:
@@ -138,18 +145,18 @@ async def reconcile(body: kopf.Body, patch: kopf.Patch, retry: int, reason: str,
     against the cluster's list: a restart with thousands of resources costs one request, not one each."""
     runtime: Runtime = memo.runtime
     async with runtime.lock(str(body.metadata.uid)):
-        resource = _resource(body)
+        resource = _resource(body, runtime)
         result = await runtime.reconciler.reconcile(
             resource, _claims_for(runtime, resource), attempt=retry, periodic=reason == kopf.Reason.RESUME
         )
-    _publish(body, patch, resource, result)
+        _publish(body, patch, resource, result, runtime)
     metrics.RECONCILES.labels("reconcile", _outcome(result)).inc()
     if result.retry_in is not None:
         raise kopf.TemporaryError(_message(result), delay=result.retry_in)
 
 
 @kopf.timer(*RESOURCE, id="resync", interval=RESYNC_SECONDS, initial_delay=RESYNC_SECONDS)
-async def resync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
+async def resync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **kwargs: Any) -> None:
     """The periodic drift check: an endpoint deleted or changed behind the operator's back, a rotated Secret,
     a conflict that went away. It never raises: the next tick is the retry."""
     runtime: Runtime = memo.runtime
@@ -158,14 +165,17 @@ async def resync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) 
         # Resources created (or resumed) together would tick together for ever: the first tick of each waits
         # a share of the period given by its uid, and kopf counts the next interval from the tick's end.
         runtime.spread.add(uid)
-        await asyncio.sleep(spread_offset(uid, runtime.config.resync_seconds))
+        # Interrupted when kopf stops the timer (a deletion waits for its timers to stop).
+        stopper: kopf.AsyncDaemonStopperChecker = kwargs["stopper"]
+        if await stopper.wait(spread_offset(uid, runtime.config.resync_seconds)):
+            return
     async with runtime.lock(uid):
         # Taken inside the lock: an edit that landed while another step held it is what this tick reconciles.
-        resource = _resource(body)
+        resource = _resource(body, runtime)
         if body.metadata.get("deletionTimestamp"):
             return  # the delete handler owns a deleting resource
         result = await runtime.reconciler.reconcile(resource, _claims_for(runtime, resource), periodic=True)
-    _publish(body, patch, resource, result)
+        _publish(body, patch, resource, result, runtime)
     metrics.RECONCILES.labels("resync", _outcome(result)).inc()
 
 
@@ -176,8 +186,10 @@ async def delete(body: kopf.Body, patch: kopf.Patch, retry: int, memo: kopf.Memo
     runtime: Runtime = memo.runtime
     uid = str(body.metadata.uid)
     async with runtime.lock(uid):
-        resource = _resource(body)
+        resource = _resource(body, runtime)
         result = await runtime.reconciler.delete(resource, _claims_for(runtime, resource), attempt=retry)
+        if not result.done:
+            _publish(body, patch, resource, result, runtime)
     blocked = any(c.type == contract.DELETION_BLOCKED and c.status == "True" for c in result.update.conditions)
     (runtime.blocked.add if blocked and not result.done else runtime.blocked.discard)(uid)
     metrics.DELETIONS_BLOCKED.set(len(runtime.blocked))
@@ -187,8 +199,9 @@ async def delete(body: kopf.Body, patch: kopf.Patch, retry: int, memo: kopf.Memo
         for event_type, reason, message in result.events:
             kopf.event(body, type=event_type, reason=reason, message=message)
         runtime.locks.pop(uid, None)
+        runtime.statuses.pop(uid, None)
+        runtime.spread.discard(uid)
         return
-    _publish(body, patch, resource, result)
     # A blocked deletion is an expected wait, logged as such (see logs.py); anything else is a failure.
     message = f"{logs.WAITING}{_message(result)}" if blocked else _message(result)
     raise kopf.TemporaryError(message, delay=result.retry_in or runtime.config.blocked_recheck_seconds)

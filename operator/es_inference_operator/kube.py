@@ -145,11 +145,12 @@ class StatusWriter:
     def __init__(self, api_client: kubernetes.client.ApiClient) -> None:
         self._custom = kubernetes.client.CustomObjectsApi(api_client)
 
-    async def patch_status(self, namespace: str, name: str, changes: dict[str, Any]) -> None:
+    async def patch_status(self, namespace: str, name: str, changes: dict[str, Any]) -> bool:
+        """Write `changes` into the status now; True when the object is being deleted meanwhile."""
         if not changes:
-            return
+            return False
         try:
-            await asyncio.to_thread(
+            written = await asyncio.to_thread(
                 self._custom.patch_namespaced_custom_object_status,
                 contract.GROUP,
                 contract.VERSION,
@@ -163,3 +164,4 @@ class StatusWriter:
             raise _explained(err, f"inferenceendpoint {namespace}/{name}", "patch inferenceendpoints/status") from None
         except urllib3.exceptions.HTTPError as err:
             raise KubernetesUnavailable(f"writing the status of {namespace}/{name} failed: {err}") from None
+        return bool(isinstance(written, dict) and (written.get("metadata") or {}).get("deletionTimestamp"))

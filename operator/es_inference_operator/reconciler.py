@@ -12,7 +12,7 @@ import logging
 import random
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from . import contract, status
@@ -114,8 +114,12 @@ class Result:
     written: Mapping[str, Any] | None = None
 
 
+class ClaimUnresolved(Exception):
+    """Another resource claims the same inference id and where its endpoint would live cannot be told yet."""
+
+
 class StatusPatcher(Protocol):
-    async def patch_status(self, namespace: str, name: str, changes: dict[str, Any]) -> None: ...
+    async def patch_status(self, namespace: str, name: str, changes: dict[str, Any]) -> bool: ...
 
 
 class _StatusTrail:
@@ -129,11 +133,13 @@ class _StatusTrail:
         self.wrote = False
         self.events: list[tuple[str, str, str]] = []
 
-    async def write(self, update: status.StatusUpdate) -> None:
+    async def write(self, update: status.StatusUpdate) -> bool:
+        """Write at once; True when the resource is being deleted meanwhile (its deletion waits for this step)."""
         changes = status.status_changes(self.current, update, generation=self.resource.generation)
-        await self.writer.patch_status(self.resource.namespace, self.resource.name, changes)
+        deleting = await self.writer.patch_status(self.resource.namespace, self.resource.name, changes)
         self.current = status.applied(self.current, changes)
         self.wrote = self.wrote or bool(changes)
+        return deleting
 
     def result(
         self, update: status.StatusUpdate, *, events: Iterable[tuple[str, str, str]] = (), **kwargs: Any
@@ -149,7 +155,7 @@ class Reconciler:
         self.writer = writer
         # Creates Elasticsearch refused, by uid: (generation, Secret versions). The same PUT is not sent again
         # (each one makes a third-party service call its provider) until the spec or a Secret changes.
-        self._refused: dict[str, tuple[int | None, tuple[tuple[str, str], ...]]] = {}
+        self._refused: dict[str, tuple[int | None, str, tuple[tuple[str, str], ...]]] = {}
         self._references_checked: dict[str, float] = {}  # uid -> when its references were last looked at
 
     # --- Facts from Kubernetes ---------------------------------------------------------------------------
@@ -174,28 +180,41 @@ class Reconciler:
             versions[ref.name] = secrets[ref.name].resource_version
         return values, versions
 
-    async def cluster_of(self, namespace: str, ref: ElasticsearchRef) -> str | None:
-        """The cluster another claimant reaches (None: it reaches none, its Secret is gone). Only a Secret that
-        is really gone (404) counts as none: a throttled or failing API server raises, and the caller waits."""
+    async def cluster_of(self, rival: Claim, ref: ElasticsearchRef) -> str | None:
+        """The cluster a rival claimant reaches (None: none, its Secret is gone or not open to it). Anything
+        else (a throttled API server, its Elasticsearch down or not ready yet) leaves it unknown: the caller
+        waits, without showing the rival's details, which are another resource's."""
         try:
-            connection = await self.connection_for(namespace, ref)
-        except (NotFound, ElasticsearchNotReady, ReferenceNotAllowed):
-            return None  # its Secret or Elasticsearch is gone, not ready, or not open to it: it reaches none
-        gateway = await self.pool.get(connection)
-        return (await gateway.capabilities()).cluster
+            connection = await self.connection_for(rival.namespace, ref)
+            gateway = await self.pool.get(connection)
+            return (await gateway.capabilities()).cluster
+        except (NotFound, ReferenceNotAllowed):
+            return None
+        except (ConfigurationError, KubernetesUnavailable, ElasticsearchError) as err:
+            log.info(
+                "the cluster of %s/%s, which claims the same id, is unknown yet: %s", rival.namespace, rival.name, err
+            )
+            raise ClaimUnresolved(
+                f"{rival.namespace}/{rival.name} claims the same inference id and it cannot be told yet whether it "
+                f"uses the same Elasticsearch cluster; the endpoint is left alone until it can (retrying)"
+            ) from None
 
     async def competing_claim(self, resource: Resource, cluster: str, claims: Iterable[ClaimEntry]) -> Claim | None:
-        """The claim that wins over this resource's on the same inference id and cluster, if any."""
-        same_cluster = [resource.claim]
+        """The claim that wins over this resource's on the same inference id and cluster, if any.
+
+        Only an endpoint recorded on this cluster counts as managed. A resource that owns (or is creating) the
+        endpoint here can lose only to another that recorded it here too: no rival's Secret or Elasticsearch is
+        asked, so a rival's broken connection never blocks the owner, nor its deletion."""
+        ownership = resource.ownership
+        mine = ownership is not None and ownership.cluster == cluster
+        same_cluster = [replace(resource.claim, managed=mine and ownership is not None and not ownership.pending)]
         for entry in claims:
             if entry.claim.uid == resource.uid:
                 continue
-            # What the other resource recorded is a fact; what it reaches now is asked (its Secret, GET /).
-            if (
-                entry.owned_cluster == cluster
-                or await self.cluster_of(entry.claim.namespace, entry.elasticsearch_ref) == cluster
-            ):
-                same_cluster.append(entry.claim)
+            if entry.owned_cluster == cluster:
+                same_cluster.append(entry.claim)  # what the other resource recorded is a fact
+            elif not mine and await self.cluster_of(entry.claim, entry.elasticsearch_ref) == cluster:
+                same_cluster.append(replace(entry.claim, managed=False))  # it manages nothing here
         winner = claim_winner(same_cluster)
         return None if winner.uid == resource.uid else winner
 
@@ -244,6 +263,11 @@ class Reconciler:
             secret_values, secret_versions = await self.secret_values(resource.namespace, desired)
             return await self._converge(
                 resource, trail, desired, gateway, capabilities, secret_values, secret_versions, periodic=periodic
+            )
+        except ClaimUnresolved as err:
+            return trail.result(
+                status.not_ready("ClaimUnresolved", str(err), retrying=True, keep_ready=was_ready),
+                retry_in=self._backoff(attempt),
             )
         except ElasticsearchNotReady as err:
             # A wait for ECK, not an error: an endpoint that was in line stays Ready meanwhile (ECK applying changes).
@@ -342,7 +366,7 @@ class Reconciler:
                 task_type=desired.task_type,
                 service=desired.service,
                 state=ADOPTED,
-                service_settings=fixed_service_settings(observed),
+                service_settings=fixed_service_settings(observed, desired),
             )
             events.append(("Normal", "Adopted", f"adopted the existing inference endpoint {desired.inference_id}"))
             if desired.secret_refs:
@@ -355,7 +379,7 @@ class Reconciler:
 
         if plan.step is Step.CREATE:
             refused = self._refused.get(resource.uid)
-            if refused == (resource.generation, tuple(sorted(secret_versions.items()))):
+            if refused == (resource.generation, cluster, tuple(sorted(secret_versions.items()))):
                 # Refused already, and nothing changed since: the status says why; do not send it again.
                 return trail.result(status.StatusUpdate())
             recreating = ownership is not None and not ownership.pending
@@ -368,7 +392,7 @@ class Reconciler:
             )
             # Recorded before the PUT: if the operator dies before it hears the answer, the next one knows the
             # endpoint it then finds may be its own. The same write says the new generation is being worked on.
-            await trail.write(
+            deleting = await trail.write(
                 status.StatusUpdate(
                     conditions=status.reconciling(
                         "Creating", f"creating inference endpoint {desired.inference_id}"
@@ -376,6 +400,10 @@ class Reconciler:
                     fields={"ownership": intent.as_status(), "secretVersions": dict(secret_versions)},
                 )
             )
+            if deleting:
+                # Deleted while this step waited its turn: create nothing; the deletion finds the intent and no
+                # endpoint, and lets the resource go.
+                return trail.result(status.StatusUpdate())
             try:
                 created = await gateway.put_endpoint(
                     desired.task_type,
@@ -388,7 +416,7 @@ class Reconciler:
                 if err.error_type == "resource_already_exists_exception":
                     # Created by somebody else since our GET: observe again on the next round.
                     return trail.result(status.not_ready("Creating", err.reason, retrying=True), retry_in=1.0)
-                self._refused[resource.uid] = (resource.generation, tuple(sorted(secret_versions.items())))
+                self._refused[resource.uid] = (resource.generation, cluster, tuple(sorted(secret_versions.items())))
                 raise
             self._refused.pop(resource.uid, None)
             ownership = Ownership(
@@ -397,7 +425,7 @@ class Reconciler:
                 task_type=desired.task_type,
                 service=desired.service,
                 state=CREATED,
-                service_settings=fixed_service_settings(created),
+                service_settings=fixed_service_settings(created, desired),
             )
             if recreating:
                 events.append(
@@ -429,16 +457,28 @@ class Reconciler:
             )
         else:
             assert observed is not None and ownership is not None
+            if ownership.pending and plan.diff.fixed:
+                # Not what this resource asked for: somebody else's, made while its create was pending.
+                return trail.result(
+                    status.not_ready(
+                        "ConfigurationMismatch",
+                        f"inference endpoint {desired.inference_id} exists in Elasticsearch with another "
+                        f"configuration (it differs in {plan.diff.describe()}); it was not created by this resource "
+                        f"and is left untouched. Delete it in Elasticsearch, or use another inferenceId",
+                        retrying=False,
+                        fields={**fields, "ownership": None},
+                    )
+                )
             if ownership.pending:
                 # The operator died after asking for the create and before it heard the answer: the endpoint
-                # of the same task type and service it finds is the one it created.
+                # of the same task type, service and settings it finds is the one it created.
                 ownership = Ownership(
                     cluster=cluster,
                     inference_id=desired.inference_id,
                     task_type=desired.task_type,
                     service=desired.service,
                     state=CREATED,
-                    service_settings=fixed_service_settings(observed),
+                    service_settings=fixed_service_settings(observed, desired),
                 )
                 events.append(("Normal", "Created", f"created inference endpoint {desired.inference_id}"))
             fields["ownership"] = ownership.as_status()
@@ -534,7 +574,8 @@ class Reconciler:
             connection = await self.connection_for(resource.namespace, desired.elasticsearch_ref)
             gateway = await self.pool.get(connection)
             capabilities = await gateway.capabilities()
-            claimed_by_other = await self.competing_claim(resource, capabilities.cluster, claims) is not None
+            here = ownership.cluster == capabilities.cluster
+            claimed_by_other = here and await self.competing_claim(resource, capabilities.cluster, claims) is not None
             observed = (
                 await gateway.get_endpoint(ownership.inference_id)
                 if ownership.cluster == capabilities.cluster
@@ -593,12 +634,14 @@ class Reconciler:
                 status.deletion_waiting(reason, f"{err} (retrying)"), retry_in=self._backoff(attempt), done=False
             )
         except (ConfigurationError, KubernetesUnavailable) as err:
+            # The endpoint this resource created cannot be reached (its Secret gone with its namespace, say): it
+            # is kept, and a person may let it go.
             reason = "ConfigurationError" if isinstance(err, ConfigurationError) else "KubernetesUnavailable"
-            return Result(
-                status.deletion_waiting(reason, f"{err} (retrying)"),
-                retry_in=self._backoff(attempt),
-                done=False,
+            message = (
+                f"{err} (retrying). To let the resource go and keep the endpoint in Elasticsearch: kubectl patch "
+                f"{resource.kubectl_args} --type=merge -p " + '\'{"spec":{"deletionPolicy":"Orphan"}}\''
             )
+            return Result(status.deletion_waiting(reason, message), retry_in=self._backoff(attempt), done=False)
         except Rejected as err:
             # A refusal that retrying will not change: a person decides. Looked at again now and then.
             message = (

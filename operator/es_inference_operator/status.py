@@ -160,8 +160,12 @@ def status_changes(
     conditions = merge_conditions(
         current, update.conditions, generation=generation, now=now or _now(), remove=update.remove
     )
+    # Status patches are JSON merge patches (RFC 7386): a key left out of a map is kept, so a field's new value
+    # goes as the patch from the old one, with null for what it no longer holds.
     changes: dict[str, Any] = {
-        k: v for k, v in update.fields.items() if status.get(k) != v and not (v is None and k not in status)
+        k: merge_patch(status.get(k), v)
+        for k, v in update.fields.items()
+        if status.get(k) != v and not (v is None and k not in status)
     }
     if conditions != current:
         changes["conditions"] = conditions
@@ -171,10 +175,26 @@ def status_changes(
     return changes
 
 
+def merge_patch(old: Any, new: Any) -> Any:
+    """The JSON merge patch (RFC 7386) that turns `old` into `new`."""
+    if not isinstance(old, Mapping) or not isinstance(new, Mapping):
+        return new
+    patch: dict[str, Any] = {k: None for k in old if k not in new}
+    patch.update({k: merge_patch(old.get(k), v) for k, v in new.items() if old.get(k) != v})
+    return patch
+
+
 def applied(status: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
-    """`status` after the merge patch `changes` (None removes a key)."""
-    result = {**status, **changes}
-    return {k: v for k, v in result.items() if v is not None}
+    """`status` after the JSON merge patch `changes`, as the API server applies it (RFC 7386)."""
+    result = dict(status)
+    for key, value in changes.items():
+        if value is None:
+            result.pop(key, None)
+        elif isinstance(value, Mapping) and isinstance(result.get(key), Mapping):
+            result[key] = applied(result[key], value)
+        else:
+            result[key] = applied({}, value) if isinstance(value, Mapping) else value
+    return result
 
 
 def transition_events(status: Mapping[str, Any], update: StatusUpdate, *, deleting: bool) -> list[tuple[str, str, str]]:
@@ -207,13 +227,15 @@ def write_status(
     generation: int | None,
     base: Mapping[str, Any],
     events: Iterable[tuple[str, str, str]] = (),
-) -> None:
+) -> dict[str, Any]:
     """Put `update` into kopf's patch if it changes the status; post `events` and one for each transition.
 
-    `base` is the status as last written (the body's, or newer when the reconcile wrote some itself). A step's
-    own event (Created, Updated, ...) says more than the Ready transition it causes: that one is not posted.
+    `base` is the status as last written (the body's, or newer when the reconcile wrote some itself); the status
+    as this patch leaves it is returned. A step's own event (Created, Updated, ...) says more than the Ready
+    transition it causes: that one is not posted.
     """
-    for key, value in status_changes(base, update, generation=generation).items():
+    changes = status_changes(base, update, generation=generation)
+    for key, value in changes.items():
         patch.status[key] = value
     deleting = bool(body.get("metadata", {}).get("deletionTimestamp"))
     own = list(events)
@@ -222,3 +244,4 @@ def write_status(
         transitions = [t for t in transitions if t[1] != "Available"]
     for event_type, reason, message in [*transitions, *own]:
         kopf.event(body, type=event_type, reason=reason, message=message)
+    return applied(base, changes)

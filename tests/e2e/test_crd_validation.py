@@ -49,7 +49,7 @@ def with_spec(name: str = "e5", **spec: Any) -> dict[str, Any]:
             "secrets must not be inline",
         ),
         (with_spec(serviceSettingsSecretRefs={"api_key": {"name": "s"}}), "Required value"),
-        (with_spec(elasticsearchRef={}), "spec.elasticsearchRef.secretName: Required value"),
+        (with_spec(elasticsearchRef={}), "elasticsearchRef needs name (an ECK Elasticsearch) or secretName"),
     ],
     ids=[
         "dot-id",

@@ -68,7 +68,8 @@ def test_a_throttled_secret_read_never_hands_over_a_claim(es: EmulatorServer) ->
             winner.status.pop("ownership")  # a winner that recorded nothing yet: its Secret must be read
             world.kube.failing.add(("ns", "conn"))
             await world.reconcile(loser)
-            assert condition(loser, "Ready")["reason"] == "KubernetesUnavailable"
+            waiting = condition(loser, "Ready")
+            assert waiting["reason"] == "ClaimUnresolved" and "ns/winner" in waiting["message"]
             await world.delete(loser)
             assert es_get(es, "shared") is not None
             world.kube.failing.clear()
@@ -375,6 +376,29 @@ def test_the_server_version_is_learnt_again(es: EmulatorServer) -> None:
             await gateway.capabilities()
             await gateway.capabilities()
             assert len([r for r in es.requests if r.method == "GET" and r.path == "/"]) == 2
+        finally:
+            await world.close()
+
+    run(scenario)
+
+
+def test_a_rivals_broken_connection_never_blocks_the_owner(es: EmulatorServer) -> None:
+    """Another tenant claims the same id through a connection that never answers: the resource that owns the
+    endpoint here is not held up, not even in its deletion, and shows nothing of the rival's connection."""
+
+    async def scenario() -> None:
+        world = World(es.url)
+        try:
+            owner = world.apply("owner", inferenceId="shared")
+            await world.reconcile(owner)
+            world.kube.put_secret("ns", "nowhere", url="http://127.0.0.1:9", username="u", password="p")
+            rival = world.apply("rival", inferenceId="shared", elasticsearchRef={"secretName": "nowhere"})
+            await world.reconcile(rival)
+            await world.reconcile(owner, periodic=True)
+            assert condition(owner, "Ready")["status"] == "True"
+            assert "127.0.0.1:9" not in str(owner.status)
+            result = await world.delete(owner)
+            assert result.done and es_get(es, "shared") is None
         finally:
             await world.close()
 

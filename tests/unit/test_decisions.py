@@ -64,7 +64,7 @@ OWNED = Ownership(
     inference_id="e5",
     task_type="text_embedding",
     service="openai",
-    service_settings=fixed_service_settings(OBSERVED),
+    service_settings=fixed_service_settings(OBSERVED, DESIRED),
 )
 PENDING = Ownership(cluster="c1", inference_id="e5", task_type="text_embedding", service="openai", state=CREATE_PENDING)
 

@@ -112,3 +112,14 @@ def test_a_refused_create_after_creating_posts_its_warning(events: list[tuple[st
     refused = status.not_ready("ElasticsearchRejected", "Unknown service [foo]", retrying=False)
     status.write_status(b, kopf.Patch(), refused, generation=1, base=written)
     assert events == [("Warning", "ElasticsearchRejected")]
+
+
+def test_a_map_in_status_loses_the_keys_it_no_longer_holds(events: list[tuple[str, str]]) -> None:
+    """Status patches are merge patches: a Secret ref renamed from `openai` to `openai-v2` must not leave
+    `openai` in secretVersions for ever (the versions would never match again: an update at every resync)."""
+    before = {"secretVersions": {"openai": "42"}}
+    changes = status.status_changes(
+        before, status.StatusUpdate(fields={"secretVersions": {"openai-v2": "7"}}), generation=1
+    )
+    assert changes == {"secretVersions": {"openai": None, "openai-v2": "7"}}
+    assert status.applied(before, changes) == {"secretVersions": {"openai-v2": "7"}}
