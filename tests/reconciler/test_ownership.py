@@ -3,9 +3,12 @@ gateway and client against the emulator; Kubernetes as plain dicts (world.py).""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from es_emulator import EmulatorServer, User
+from es_inference_operator.elasticsearch_gateway import GatewayPool
 from testbed.stack import es_request
 
 from .world import ES_USER, World, condition, reasons, run
@@ -399,6 +402,29 @@ def test_a_rivals_broken_connection_never_blocks_the_owner(es: EmulatorServer) -
             assert "127.0.0.1:9" not in str(owner.status)
             result = await world.delete(owner)
             assert result.done and es_get(es, "shared") is None
+        finally:
+            await world.close()
+
+    run(scenario)
+
+
+def test_a_create_gets_the_time_an_in_cluster_model_takes(es: EmulatorServer) -> None:
+    """Read: the PUT had the 10 s request timeout, while an in-cluster service waits for its model deployment
+    (30 s by default). A create may take longer than other requests: it is not reported as a failure."""
+
+    async def scenario() -> None:
+        world = World(es.url)
+        world.pool = GatewayPool(request_timeout=0.5, create_timeout=10.0)
+        world.restart()
+        try:
+            hold = es.faults.hold("PUT", r"/_inference/text_embedding/e5", after_apply=True)
+            releaser = threading.Timer(1.5, hold.release)  # the model deployment takes 1.5 s, 3x the timeout
+            releaser.start()
+            obj = world.apply("e5")
+            await world.reconcile(obj)
+            releaser.join()
+            assert condition(obj, "Ready")["status"] == "True"
+            assert reasons(obj) == ["Created"]
         finally:
             await world.close()
 
