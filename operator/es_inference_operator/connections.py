@@ -106,7 +106,15 @@ async def resolve_connection(
             verify_certs=config.verify_certs,
         )
     if ref.name:
-        return await _eck_connection(kube, config, namespace, ref.name, ref.namespace or namespace, ref.service_name)
+        return await _eck_connection(
+            kube,
+            config,
+            namespace,
+            ref.name,
+            ref.namespace or namespace,
+            ref.service_name,
+            ref.credentials_secret_name,
+        )
     if ref.namespace or ref.service_name:  # the CRD refuses this; a resource from before the rule still may
         raise ConfigurationError("spec.elasticsearchRef sets namespace or serviceName without name")
     if config.default_connection is None:
@@ -124,6 +132,7 @@ async def _eck_connection(
     name: str,
     es_namespace: str,
     service_name: str | None,
+    credentials_secret: str | None = None,
 ) -> Connection:
     found = await kube.read_elasticsearch(es_namespace, name)
     if found is not None:
@@ -134,23 +143,39 @@ async def _eck_connection(
             raise ReferenceNotAllowed(refusal)
     es = eck_elasticsearch(es_namespace, name, service_name, found)
     source = f"Elasticsearch {es_namespace}/{name}"
-    if es.elastic_user_disabled:
+    if credentials_secret is None and es.elastic_user_disabled:
         raise ConfigurationError(
             f"{source} disables its elastic user (spec.auth.disableElasticUser), whose credentials the operator "
-            f"uses: name a connection Secret of your own with elasticsearchRef.secretName instead"
+            f"uses: name a Secret of your own credentials with elasticsearchRef.credentialsSecretName"
         )
     ca_pem = None
     if es.tls:
         ca = await _read_eck_secret(kube, es_namespace, es.ca_secret)
         ca_pem = ca.get("ca.crt")  # absent with a certificate of the user's from a public CA: system CAs then
-    user = await _read_eck_secret(kube, es_namespace, es.elastic_user_secret)
+    if credentials_secret is not None:
+        # The user's own credentials (a user or API key with only the privileges the operator needs), from a
+        # Secret in the resource's namespace that opted in; ECK's elastic user is not read at all.
+        own = await read_allowed_secret(
+            kube, resource_namespace, credentials_secret, "elasticsearchRef.credentialsSecretName"
+        )
+        credentials: dict[str, str | None] = {
+            "api_key": own.get("api-key"),
+            "username": own.get("username"),
+            "password": own.get("password"),
+        }
+        if not credentials["api_key"] and not credentials["username"]:
+            raise ConfigurationError(
+                f"Secret {resource_namespace}/{credentials_secret} has neither 'api-key' nor 'username' and 'password'"
+            )
+    else:
+        user = await _read_eck_secret(kube, es_namespace, es.elastic_user_secret)
+        credentials = {"username": ECK_ELASTIC_USER, "password": user.value(ECK_ELASTIC_USER)}
     return Connection(
         url=es.url(config.eck_url_template),
         source=source,
-        username=ECK_ELASTIC_USER,
-        password=user.value(ECK_ELASTIC_USER),
         ca_pem=ca_pem,
         verify_certs=config.verify_certs,
+        **credentials,
     )
 
 

@@ -27,6 +27,7 @@ class ElasticsearchRef:
     name: str | None = None
     namespace: str | None = None
     service_name: str | None = None
+    credentials_secret_name: str | None = None  # with name: a Secret of the user's instead of ECK's elastic user
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ def desired_endpoint(name: str, spec: Mapping[str, Any]) -> DesiredEndpoint:
             name=es_ref.get("name"),
             namespace=es_ref.get("namespace"),
             service_name=es_ref.get("serviceName"),
+            credentials_secret_name=es_ref.get("credentialsSecretName"),
         ),
         deletion_policy=spec.get("deletionPolicy"),
     )

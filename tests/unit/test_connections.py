@@ -3,13 +3,16 @@ when it must wait."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 
 from es_inference_operator.config import DEFAULT_ECK_URL_TEMPLATE, OperatorConfig
-from es_inference_operator.connections import ElasticsearchNotReady, eck_elasticsearch
+from es_inference_operator.connections import ElasticsearchNotReady, eck_elasticsearch, resolve_connection
+from es_inference_operator.kube import SecretData
 from es_inference_operator.spec import ElasticsearchRef, desired_endpoint
+from es_inference_operator.trust import ReferenceNotAllowed
 
 
 def es_object(phase: str | None = "Ready", **spec: dict[str, Any]) -> dict[str, Any]:
@@ -97,3 +100,52 @@ def test_the_spec_reads_eck_object_selector(ref: dict[str, str] | None, expected
     if ref is not None:
         spec["elasticsearchRef"] = ref
     assert desired_endpoint("e5", spec).elasticsearch_ref == expected
+
+
+class _Kube:
+    """Just enough of KubeReader: one ECK Elasticsearch, its Secrets, and Secrets of the resource's namespace."""
+
+    def __init__(self, es: dict[str, Any], secrets: dict[tuple[str, str], tuple[dict[str, str], dict[str, str]]]):
+        self.es, self.secrets = es, secrets
+
+    async def read_elasticsearch(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self.es
+
+    async def read_secret(self, namespace: str, name: str) -> SecretData:
+        return (await self.read_secret_with_labels(namespace, name))[0]
+
+    async def read_secret_with_labels(self, namespace: str, name: str) -> tuple[SecretData, dict[str, str]]:
+        data, labels = self.secrets[namespace, name]
+        return SecretData(namespace, name, "1", {k: v.encode() for k, v in data.items()}), labels
+
+
+OPTED_IN = {"inference.es-operator.dev/allow-reference": "true"}
+
+
+@pytest.mark.parametrize("disabled", [False, True])
+def test_credentials_of_the_users_own_replace_the_elastic_user(disabled: bool) -> None:
+    """`credentialsSecretName` names a Secret of the user's (opted in): ECK's elastic user is not read, and a
+    disabled elastic user is no obstacle."""
+    kube = _Kube(
+        es_object(auth={"disableElasticUser": disabled}),
+        {
+            ("search", "quickstart-es-http-certs-public"): ({"ca.crt": "PEM"}, {}),
+            ("search", "inference-writer"): ({"username": "inference", "password": "s3cret"}, OPTED_IN),
+        },
+    )
+    ref = ElasticsearchRef(name="quickstart", credentials_secret_name="inference-writer")
+    connection = asyncio.run(resolve_connection(kube, OperatorConfig(default_connection=None), "search", ref))  # type: ignore[arg-type]
+    assert (connection.username, connection.password, connection.ca_pem) == ("inference", "s3cret", "PEM")
+
+
+def test_credentials_of_the_users_own_must_opt_in() -> None:
+    kube = _Kube(
+        es_object(),
+        {
+            ("search", "quickstart-es-http-certs-public"): ({"ca.crt": "PEM"}, {}),
+            ("search", "inference-writer"): ({"api-key": "abc"}, {}),
+        },
+    )
+    ref = ElasticsearchRef(name="quickstart", credentials_secret_name="inference-writer")
+    with pytest.raises(ReferenceNotAllowed, match="kubectl label secret -n search inference-writer"):
+        asyncio.run(resolve_connection(kube, OperatorConfig(default_connection=None), "search", ref))  # type: ignore[arg-type]
