@@ -41,10 +41,29 @@ def claim_entry(body: Mapping[str, Any]) -> tuple[str, ClaimEntry]:
     return inference_id_of(name, spec), entry
 
 
+def trimmed(body: Mapping[str, Any]) -> dict[str, Any]:
+    """What the operator keeps of a resource between events: no managedFields, which are most of an object."""
+    meta = body.get("metadata") or {}
+    kept_meta = {k: meta[k] for k in _KEPT_METADATA if k in meta}
+    return {
+        "apiVersion": body.get("apiVersion"),
+        "kind": body.get("kind"),
+        "metadata": kept_meta,
+        "spec": dict(body.get("spec") or {}),
+        "status": dict(body.get("status") or {}),
+    }
+
+
+_KEPT_METADATA = ("name", "namespace", "uid", "generation", "creationTimestamp", "deletionTimestamp", "annotations")
+
+
 class ClaimRegistry:
+    """Every resource the operator serves, as last seen (trimmed), and who claims which inference id."""
+
     def __init__(self) -> None:
         self._by_id: dict[str, dict[str, ClaimEntry]] = {}
         self._id_of: dict[str, str] = {}  # uid -> the inference id it claims
+        self.bodies: dict[str, dict[str, Any]] = {}  # uid -> the resource as last seen, for the periodic check
 
     def __len__(self) -> int:
         return len(self._id_of)
@@ -57,8 +76,10 @@ class ClaimRegistry:
             self.forget(uid)
         self._by_id.setdefault(inference_id, {})[uid] = entry
         self._id_of[uid] = inference_id
+        self.bodies[uid] = trimmed(body)
 
     def forget(self, uid: str) -> None:
+        self.bodies.pop(uid, None)
         inference_id = self._id_of.pop(uid, None)
         if inference_id is not None:
             claimants = self._by_id.get(inference_id, {})

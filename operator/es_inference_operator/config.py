@@ -35,10 +35,6 @@ def _url_template(template: str) -> str:
     return template
 
 
-def resync_seconds_from_env(env: Mapping[str, str] | None = None) -> float:
-    return float((os.environ if env is None else env).get("OPERATOR_RESYNC_SECONDS", 60))
-
-
 @dataclass(frozen=True)
 class OperatorConfig:
     default_connection: Connection | None
@@ -80,7 +76,7 @@ class OperatorConfig:
         return cls(
             default_connection=connection,
             default_deletion_policy=policy,
-            resync_seconds=resync_seconds_from_env(env),
+            resync_seconds=float(env.get("OPERATOR_RESYNC_SECONDS", 60)),
             blocked_recheck_seconds=float(env.get("OPERATOR_BLOCKED_RECHECK_SECONDS", 15)),
             request_timeout_seconds=float(env.get("ELASTICSEARCH_REQUEST_TIMEOUT_SECONDS", 10)),
             create_timeout_seconds=float(env.get("ELASTICSEARCH_CREATE_TIMEOUT_SECONDS", 120)),

@@ -12,27 +12,24 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import kopf
 import prometheus_client
 
-from . import contract, logs, metrics, persistence
+from . import contract, logs, metrics, persistence, resync
 from .claims import ClaimRegistry
 from .conditions import is_true
-from .config import OperatorConfig, resync_seconds_from_env
-from .decisions import spread_offset
+from .config import OperatorConfig
 from .elasticsearch_gateway import GatewayPool
-from .kube import KubeReader, StatusWriter, api_client_from_environment
+from .kube import EventPoster, KubeReader, StatusWriter, api_client_from_environment
 from .reconciler import ClaimEntry, Reconciler, Resource, Result
 from .spec import is_forced
-from .status import write_status
+from .status import applied, events_to_post, status_changes, write_status
 
 RESOURCE = (contract.GROUP, contract.VERSION, contract.PLURAL)
 DELETE_HANDLER_ID = "delete-endpoint"
-
-# The only value read at import: kopf's timer decorator below needs its interval before startup.
-RESYNC_SECONDS = resync_seconds_from_env()
 
 
 @dataclass
@@ -46,7 +43,9 @@ class Runtime:
     claims: ClaimRegistry = field(default_factory=ClaimRegistry)
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)  # one step at a time per resource
     blocked: set[str] = field(default_factory=set)  # uids of deletions blocked by references now
-    spread: set[str] = field(default_factory=set)  # uids whose resync ticks were spread over the period
+    writer: StatusWriter | None = None
+    events: EventPoster | None = None
+    resync_task: asyncio.Task[None] | None = None
     statuses: dict[str, dict[str, Any]] = field(default_factory=dict)  # uid -> the status last written
 
     def lock(self, uid: str) -> asyncio.Lock:
@@ -76,17 +75,24 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     api_client = await asyncio.to_thread(api_client_from_environment)
     kube = KubeReader(api_client, ttl=config.resync_seconds / 2)
     reconciler = Reconciler(config, kube, pool, StatusWriter(api_client))
-    runtime = Runtime(config=config, reconciler=reconciler, pool=pool, progress=progress)
+    writer = StatusWriter(api_client)
+    runtime = Runtime(config=config, reconciler=reconciler, pool=pool, progress=progress, writer=writer)
+    runtime.events = EventPoster(api_client)
     # Every claim known before the first handler runs: a resource must not adopt an endpoint that an older
     # resource, not yet seen by the watch, manages.
     await runtime.claims.fill(api_client, memo.get("namespaces") or ())
     memo.runtime = runtime
+    runtime.resync_task = asyncio.create_task(
+        resync.run_forever(config.resync_seconds, lambda: list(runtime.claims.bodies), partial(_check, runtime))
+    )
     if config.metrics_port:
         prometheus_client.start_http_server(config.metrics_port)
 
 
 @kopf.on.cleanup()
 async def close_connections(memo: kopf.Memo, **_: Any) -> None:
+    if memo.runtime.resync_task is not None:
+        memo.runtime.resync_task.cancel()
     await memo.runtime.pool.close()
 
 
@@ -155,27 +161,27 @@ async def reconcile(body: kopf.Body, patch: kopf.Patch, retry: int, reason: str,
         raise kopf.TemporaryError(_message(result), delay=result.retry_in)
 
 
-@kopf.timer(*RESOURCE, id="resync", interval=RESYNC_SECONDS, initial_delay=RESYNC_SECONDS)
-async def resync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **kwargs: Any) -> None:
-    """The periodic drift check: an endpoint deleted or changed behind the operator's back, a rotated Secret,
-    a conflict that went away. It never raises: the next tick is the retry."""
-    runtime: Runtime = memo.runtime
-    uid = str(body.metadata.uid)
-    if uid not in runtime.spread:
-        # Resources created (or resumed) together would tick together for ever: the first tick of each waits
-        # a share of the period given by its uid, and kopf counts the next interval from the tick's end.
-        runtime.spread.add(uid)
-        # Interrupted when kopf stops the timer (a deletion waits for its timers to stop).
-        stopper: kopf.AsyncDaemonStopperChecker = kwargs["stopper"]
-        if await stopper.wait(spread_offset(uid, runtime.config.resync_seconds)):
-            return
+async def _check(runtime: Runtime, uid: str) -> None:
+    """The periodic drift check of one resource (see resync.py): an endpoint deleted or changed behind the
+    operator's back, a rotated Secret, a conflict that went away. Its status goes out at once; no retry of its
+    own: the next round is the retry."""
+    body = runtime.claims.bodies.get(uid)
+    if body is None or body["metadata"].get("deletionTimestamp"):
+        return  # the delete handler owns a deleting resource
     async with runtime.lock(uid):
-        # Taken inside the lock: an edit that landed while another step held it is what this tick reconciles.
-        resource = _resource(body, runtime)
-        if body.metadata.get("deletionTimestamp"):
-            return  # the delete handler owns a deleting resource
+        body = runtime.claims.bodies.get(uid)  # an edit that landed while another step held the lock
+        if body is None or body["metadata"].get("deletionTimestamp"):
+            return
+        meta = body["metadata"]
+        resource = _resource_from(meta, body["spec"], runtime.statuses.get(uid) or body["status"])
         result = await runtime.reconciler.reconcile(resource, _claims_for(runtime, resource), periodic=True)
-        _publish(body, patch, resource, result, runtime)
+        base = result.written if result.written is not None else resource.status
+        changes = status_changes(base, result.update, generation=resource.generation)
+        assert runtime.writer is not None and runtime.events is not None
+        await runtime.writer.patch_status(resource.namespace, resource.name, changes)
+        runtime.statuses[uid] = applied(base, changes)
+        for event in events_to_post(base, result.update, deleting=False, own=result.events):
+            await runtime.events.post(resync.object_reference(body), *event)
     metrics.RECONCILES.labels("resync", _outcome(result)).inc()
 
 
@@ -200,7 +206,6 @@ async def delete(body: kopf.Body, patch: kopf.Patch, retry: int, memo: kopf.Memo
             kopf.event(body, type=event_type, reason=reason, message=message)
         runtime.locks.pop(uid, None)
         runtime.statuses.pop(uid, None)
-        runtime.spread.discard(uid)
         return
     # A blocked deletion is an expected wait, logged as such (see logs.py); anything else is a failure.
     message = f"{logs.WAITING}{_message(result)}" if blocked else _message(result)

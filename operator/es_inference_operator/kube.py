@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -135,6 +136,34 @@ def _explained(err: ApiException, what: str, permission: str) -> ConfigurationEr
     if err.status in (401, 403):
         return ConfigurationError(f"the operator may not read {what}: its RBAC lacks {permission}")
     return KubernetesUnavailable(f"reading {what} failed: {err.status} {err.reason}")
+
+
+class EventPoster:
+    """Events for what the periodic check finds, posted as kopf posts its own (core v1, the operator as source)."""
+
+    def __init__(self, api_client: kubernetes.client.ApiClient) -> None:
+        self._core = kubernetes.client.CoreV1Api(api_client)
+
+    async def post(self, involved: dict[str, Any], event_type: str, reason: str, message: str) -> None:
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        body: Any = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{involved['name']}.", "namespace": involved["namespace"]},
+            "involvedObject": involved,
+            "type": event_type,
+            "reason": reason,
+            "message": message[:1024],
+            "source": {"component": "es-inference-operator"},
+            "reportingComponent": "es-inference-operator",
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        try:
+            await asyncio.to_thread(self._core.create_namespaced_event, involved["namespace"], body)
+        except (ApiException, urllib3.exceptions.HTTPError) as err:  # an Event is worth a try, not a retry
+            logging.getLogger(__name__).warning("could not post the event %s: %s", reason, err)
 
 
 class StatusWriter:

@@ -238,10 +238,18 @@ def write_status(
     for key, value in changes.items():
         patch.status[key] = value
     deleting = bool(body.get("metadata", {}).get("deletionTimestamp"))
-    own = list(events)
+    for event_type, reason, message in events_to_post(base, update, deleting=deleting, own=events):
+        kopf.event(body, type=event_type, reason=reason, message=message)
+    return applied(base, changes)
+
+
+def events_to_post(
+    base: Mapping[str, Any], update: StatusUpdate, *, deleting: bool, own: Iterable[tuple[str, str, str]]
+) -> list[tuple[str, str, str]]:
+    """The transitions worth an Event, then the step's own. A step's own event (Created, Updated, ...) says more
+    than the Ready transition it causes: that one is not posted."""
+    own = list(own)
     transitions = transition_events(base, update, deleting=deleting)
     if own:
         transitions = [t for t in transitions if t[1] != "Available"]
-    for event_type, reason, message in [*transitions, *own]:
-        kopf.event(body, type=event_type, reason=reason, message=message)
-    return applied(base, changes)
+    return [*transitions, *own]
