@@ -80,6 +80,7 @@ class Watcher:
     ready: set[str] = field(default_factory=set)
     present: set[str] = field(default_factory=set)
     writes: int = 0
+    version: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
     stop: threading.Event = field(default_factory=threading.Event)
 
@@ -87,37 +88,44 @@ class Watcher:
         threading.Thread(target=self._run, daemon=True).start()
 
     def _run(self) -> None:
-        version = ""
         while not self.stop.is_set():
-            stream = k8s_watch.Watch().stream(  # type: ignore[no-untyped-call]
-                self.api.list_namespaced_custom_object,
-                GROUP,
-                VERSION,
-                NAMESPACE,
-                PLURAL,
-                resource_version=version,
-                timeout_seconds=30,
-                allow_watch_bookmarks=True,
+            try:
+                self._follow()
+            except Exception as err:  # a dropped watch (the API server under load): follow again from there
+                print(f"watch restarted after: {err}", file=sys.stderr, flush=True)
+                time.sleep(0.5)
+
+    def _follow(self) -> None:
+        """Follow the watch from the last version seen until it ends."""
+        stream = k8s_watch.Watch().stream(  # type: ignore[no-untyped-call]
+            self.api.list_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            NAMESPACE,
+            PLURAL,
+            resource_version=self.version,
+            timeout_seconds=30,
+            allow_watch_bookmarks=True,
+        )
+        for event in stream:
+            obj = event["object"]
+            meta = obj.get("metadata", {})
+            self.version = meta.get("resourceVersion", self.version)
+            if event["type"] == "BOOKMARK":
+                continue
+            name = meta.get("name")
+            ready = any(
+                c.get("type") == "Ready" and c.get("status") == "True"
+                for c in obj.get("status", {}).get("conditions", [])
             )
-            for event in stream:
-                obj = event["object"]
-                meta = obj.get("metadata", {})
-                version = meta.get("resourceVersion", version)
-                if event["type"] == "BOOKMARK":
-                    continue
-                name = meta.get("name")
-                ready = any(
-                    c.get("type") == "Ready" and c.get("status") == "True"
-                    for c in obj.get("status", {}).get("conditions", [])
-                )
-                with self.lock:
-                    self.writes += 1
-                    if event["type"] == "DELETED":
-                        self.present.discard(name)
-                        self.ready.discard(name)
-                    else:
-                        self.present.add(name)
-                        (self.ready.add if ready else self.ready.discard)(name)
+            with self.lock:
+                self.writes += 1
+                if event["type"] == "DELETED":
+                    self.present.discard(name)
+                    self.ready.discard(name)
+                else:
+                    self.present.add(name)
+                    (self.ready.add if ready else self.ready.discard)(name)
 
     def wait(self, check: Callable[[Watcher], bool], timeout: float) -> float:
         started = time.monotonic()
