@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from testbed.stack import wait_for
-from tests.support import Kube, Stack, endpoint_manifest, pipeline_using
+from tests.support import Kube, Stack, endpoint_manifest, pipeline_using, secret
 
 
 @pytest.mark.parametrize("es_version", ["8.15.0"])
@@ -36,7 +36,7 @@ def chat_endpoint(user: str) -> dict[str, object]:
 @pytest.mark.parametrize("es_version", ["8.16.0"])
 def test_before_8_17_there_is_no_update_api(stack: Stack, kube: Kube) -> None:
     kube.apply(chat_endpoint("a"))
-    kube.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "k"}, "stringData": {"k": "sk"}})
+    kube.apply(secret("k", k="sk"))  # opted in to use by InferenceEndpoints (README, Security)
     kube.wait_condition("chat", "Ready")
     kube.apply(chat_endpoint("b"))
     ready = kube.wait_condition("chat", "Ready", "False", reason="UpdateNotSupported")
