@@ -65,6 +65,10 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.execution.default_backoff = config.retry_base_seconds * 4
     # The CRD is installed before the operator; no need to list CRDs and namespaces (nor the RBAC for it).
     settings.scanning.disabled = True
+    # At most this many resources in hand at once: 10,000 created together were 10,000 handlers holding their
+    # bodies while they queued for Elasticsearch's few slots. (kopf warns that a limit can deadlock an index's
+    # filling at startup: the operator has no kopf index.)
+    settings.queueing.worker_limit = config.max_workers
 
     pool = GatewayPool(
         request_timeout=config.request_timeout_seconds,
