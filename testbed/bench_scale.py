@@ -177,6 +177,12 @@ def grant_least_privilege(cp: ControlPlane) -> None:
 
 
 def row(what: str, measured: float, bound: float, unit: str = "s") -> dict[str, Any]:
+    # Said at once too: a long run that fails late keeps what it measured.
+    print(
+        f"  {what}: {measured:.2f} {unit} (bound {bound:.2f}, ratio {measured / bound if bound else 0:.2f})",
+        file=sys.stderr,
+        flush=True,
+    )
     return {
         "what": what,
         "measured": round(measured, 2),
@@ -272,6 +278,7 @@ def run(n: int, forced: int, es_version: str, latency: float, concurrency: int, 
             facts["idle_operator_cpu_s_per_period"] = round(process_cpu_seconds(operator.pid) - cpu0, 1)
             facts["operator_peak_rss_mib"] = round(process_rss_mib(operator.pid), 1)
             facts["es_max_requests_in_flight"] = es.requests.max_in_flight
+            print(f"  facts so far: {json.dumps(facts)}", file=sys.stderr, flush=True)
 
             # 4. Restart.
             print("restart ...", file=sys.stderr, flush=True)
@@ -326,7 +333,8 @@ def run(n: int, forced: int, es_version: str, latency: float, concurrency: int, 
             rest = names[1 + forced :]
             print(f"delete {len(rest)} ...", file=sys.stderr, flush=True)
             started = time.monotonic()
-            api.delete_collection_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL)
+            # One DELETE each, as kubectl or Argo CD sends them (a deletecollection of thousands times out).
+            in_parallel(lambda name: api.delete_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, name), rest)
             watcher.wait(lambda w: not w.present, timeout=max(600.0, n * 0.5))
             bound = max(latency * 2 * len(rest) / concurrency, api_delete_bound * len(rest) / n)  # dry run + DELETE
             results.append(row(f"delete {len(rest)} at once -> all gone", time.monotonic() - started, bound))
