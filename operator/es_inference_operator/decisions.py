@@ -248,6 +248,20 @@ class Ownership:
             "serviceSettings": dict(self.service_settings),
         }
 
+    @classmethod
+    def of(
+        cls, desired: DesiredEndpoint, cluster: str, state: str, echoed: Mapping[str, Any] | None = None
+    ) -> Ownership:
+        """What `desired` owns on `cluster`, with the settings Elasticsearch echoed (`echoed`: the endpoint)."""
+        return cls(
+            cluster=cluster,
+            inference_id=desired.inference_id,
+            task_type=desired.task_type,
+            service=desired.service,
+            state=state,
+            service_settings=fixed_service_settings(echoed, desired) if echoed is not None else {},
+        )
+
     @property
     def pending(self) -> bool:
         return self.state == CREATE_PENDING

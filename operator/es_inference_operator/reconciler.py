@@ -33,7 +33,6 @@ from .decisions import (
     blocked_message,
     claim_winner,
     cluster_changed,
-    fixed_service_settings,
     plan_deletion,
     plan_reconcile,
     release_without_elasticsearch,
@@ -360,14 +359,7 @@ class Reconciler:
         if plan.step is Step.ADOPT:
             # Identical to the spec: ours from now on. Its secrets are unknown (never echoed): send ours.
             assert observed is not None
-            ownership = Ownership(
-                cluster=cluster,
-                inference_id=desired.inference_id,
-                task_type=desired.task_type,
-                service=desired.service,
-                state=ADOPTED,
-                service_settings=fixed_service_settings(observed, desired),
-            )
+            ownership = Ownership.of(desired, cluster, ADOPTED, observed)
             events.append(("Normal", "Adopted", f"adopted the existing inference endpoint {desired.inference_id}"))
             if desired.secret_refs:
                 plan = plan_reconcile(
@@ -383,13 +375,7 @@ class Reconciler:
                 # Refused already, and nothing changed since: the status says why; do not send it again.
                 return trail.result(status.StatusUpdate())
             recreating = ownership is not None and not ownership.pending
-            intent = Ownership(
-                cluster=cluster,
-                inference_id=desired.inference_id,
-                task_type=desired.task_type,
-                service=desired.service,
-                state=CREATE_PENDING,
-            )
+            intent = Ownership.of(desired, cluster, CREATE_PENDING)
             # Recorded before the PUT: if the operator dies before it hears the answer, the next one knows the
             # endpoint it then finds may be its own. The same write says the new generation is being worked on.
             deleting = await trail.write(
@@ -419,14 +405,7 @@ class Reconciler:
                 self._refused[resource.uid] = (resource.generation, cluster, tuple(sorted(secret_versions.items())))
                 raise
             self._refused.pop(resource.uid, None)
-            ownership = Ownership(
-                cluster=cluster,
-                inference_id=desired.inference_id,
-                task_type=desired.task_type,
-                service=desired.service,
-                state=CREATED,
-                service_settings=fixed_service_settings(created, desired),
-            )
+            ownership = Ownership.of(desired, cluster, CREATED, created)
             if recreating:
                 events.append(
                     (
@@ -472,14 +451,7 @@ class Reconciler:
             if ownership.pending:
                 # The operator died after asking for the create and before it heard the answer: the endpoint
                 # of the same task type, service and settings it finds is the one it created.
-                ownership = Ownership(
-                    cluster=cluster,
-                    inference_id=desired.inference_id,
-                    task_type=desired.task_type,
-                    service=desired.service,
-                    state=CREATED,
-                    service_settings=fixed_service_settings(observed, desired),
-                )
+                ownership = Ownership.of(desired, cluster, CREATED, observed)
                 events.append(("Normal", "Created", f"created inference endpoint {desired.inference_id}"))
             fields["ownership"] = ownership.as_status()
             if plan.step is Step.UPDATE:
