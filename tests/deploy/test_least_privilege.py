@@ -196,7 +196,8 @@ def test_the_operator_runs_on_exactly_the_granted_rbac(
     print(
         f"operator peak RSS {peak_rss_mib:.0f} MiB; Deployment request {resources['requests']['memory']}, limit {limit}"
     )
-    assert limit.endswith("Mi") and peak_rss_mib < int(limit[:-2])
+    mib = {"Mi": 1, "Gi": 1024}
+    assert limit[-2:] in mib and peak_rss_mib < int(limit[:-2]) * mib[limit[-2:]]
     # No refusal anywhere in the operator's log: kopf's APIForbiddenError, the Kubernetes client's "(403)
     # Reason: Forbidden", an Elasticsearch 403 (not a resourceVersion=403, a timestamp or a uid).
     forbidden = [line for line in log.splitlines() if FORBIDDEN.search(line)]
