@@ -236,10 +236,12 @@ class Reconciler:
         now = time.monotonic()
         period = self.config.references_seconds
         if "references" not in resource.status:
-            last = now - period  # never looked at: due now
-        else:
-            # First time in this process: as if looked at some part of a period ago, by the uid's hash.
-            last = self._references_checked.setdefault(resource.uid, now - spread_offset(resource.uid, period))
+            # Never looked at (a new endpoint): now, as part of its creation, outside the sweep's rate. Left to
+            # the sweep, 10,000 created together wrote their first references one by one for 17 minutes after.
+            self._references_checked[resource.uid] = now
+            return True
+        # First time in this process: as if looked at some part of a period ago, by the uid's hash.
+        last = self._references_checked.setdefault(resource.uid, now - spread_offset(resource.uid, period))
         if now - last < period or not gateway.reference_checks.take(self.config.reference_checks_per_second):
             return False
         self._references_checked[resource.uid] = now
