@@ -183,6 +183,9 @@ def plan_reconcile(
     if ownership is not None and not_ours(ownership, observed):
         # Replaced behind the operator's back: somebody else's now, never overwritten.
         return ReconcilePlan(Step.MISMATCH, diff=diff)
+    if ownership is not None and ownership.pending and diff.fixed:
+        # Not what the pending create asked for: somebody else's, made while it was pending.
+        return ReconcilePlan(Step.MISMATCH, diff=diff)
     if ownership is None:
         # Adopt only what is identical to the spec; never overwrite somebody else's endpoint.
         return ReconcilePlan(Step.ADOPT if diff.in_line else Step.MISMATCH, diff=diff)

@@ -438,18 +438,6 @@ class Reconciler:
             )
         else:
             assert observed is not None and ownership is not None
-            if ownership.pending and plan.diff.fixed:
-                # Not what this resource asked for: somebody else's, made while its create was pending.
-                return trail.result(
-                    status.not_ready(
-                        "ConfigurationMismatch",
-                        f"inference endpoint {desired.inference_id} exists in Elasticsearch with another "
-                        f"configuration (it differs in {plan.diff.describe()}); it was not created by this resource "
-                        f"and is left untouched. Delete it in Elasticsearch, or use another inferenceId",
-                        retrying=False,
-                        fields={**fields, "ownership": None},
-                    )
-                )
             if ownership.pending:
                 # The operator died after asking for the create and before it heard the answer: the endpoint
                 # of the same task type, service and settings it finds is the one it created.

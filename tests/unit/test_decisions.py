@@ -144,6 +144,8 @@ def test_diff_in_cluster_allocations_are_updatable() -> None:
         (OBSERVED, PENDING, False, V9_1, Step.IN_LINE),
         (observed(task_settings={"user": "x"}), PENDING, False, V9_1, Step.UPDATE),
         (observed(service="cohere"), PENDING, False, V9_1, Step.MISMATCH),
+        # Another model under the id while the create was pending: made by somebody else, never claimed.
+        (observed(service_settings={"model_id": "other"}), PENDING, False, V9_1, Step.MISMATCH),
     ],
 )
 def test_plan_reconcile(
