@@ -25,6 +25,7 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
 from es_emulator import EmulatorServer, User
+from testbed.bench_scale import manifest
 from testbed.controlplane import ControlPlane
 from testbed.stack import OperatorProcess, es_request, operator_env, repo_root
 
@@ -87,20 +88,7 @@ def run(runs: int, es_version: str) -> dict[str, Any]:
         with OperatorProcess(env=env, log_path=Path(workdir) / "operator.log", namespaces=(NAMESPACE,)):
             for i in range(runs):
                 name = f"bench-{i}"
-                body = {
-                    "apiVersion": f"{GROUP}/{VERSION}",
-                    "kind": "InferenceEndpoint",
-                    "metadata": {"name": name},
-                    "spec": {
-                        "taskType": "text_embedding",
-                        "service": "elasticsearch",
-                        "serviceSettings": {
-                            "model_id": ".multilingual-e5-small",
-                            "num_allocations": 1,
-                            "num_threads": 1,
-                        },
-                    },
-                }
+                body = manifest(name)
                 api.create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, body)
                 started = time.monotonic()
                 to_ready.append(poll(partial(ready, name)) - started)
