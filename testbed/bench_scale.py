@@ -265,6 +265,7 @@ def run(n: int, forced: int, es_version: str, latency: float, concurrency: int, 
             facts["create_api_writes_per_endpoint"] = round((watcher.writes - n) / n, 2)  # less the create itself
             facts["create_events_per_endpoint"] = round(event_count(core) / n, 2)
             facts["create_operator_cpu_s"] = round(process_cpu_seconds(operator.pid) - cpu0, 1)
+            facts["create_es_max_requests_in_flight"] = es.requests.max_in_flight  # the cap is --concurrency
 
             # 3. Idle for one resync period (after one settling period, so every first tick has passed).
             print("idle ...", file=sys.stderr, flush=True)
@@ -332,12 +333,14 @@ def run(n: int, forced: int, es_version: str, latency: float, concurrency: int, 
             # 7. Delete the rest at once.
             rest = names[1 + forced :]
             print(f"delete {len(rest)} ...", file=sys.stderr, flush=True)
+            cpu0 = process_cpu_seconds(operator.pid)
             started = time.monotonic()
             # One DELETE each, as kubectl or Argo CD sends them (a deletecollection of thousands times out).
             in_parallel(lambda name: api.delete_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, name), rest)
             watcher.wait(lambda w: not w.present, timeout=max(600.0, n * 0.5))
             bound = max(latency * 2 * len(rest) / concurrency, api_delete_bound * len(rest) / n)  # dry run + DELETE
             results.append(row(f"delete {len(rest)} at once -> all gone", time.monotonic() - started, bound))
+            facts["delete_operator_cpu_s"] = round(process_cpu_seconds(operator.pid) - cpu0, 1)
             facts["operator_peak_rss_mib"] = max(
                 facts["operator_peak_rss_mib"], round(process_rss_mib(operator.pid), 1)
             )

@@ -10,6 +10,8 @@ What the handlers share (configuration, reconciler, locks) is made in `on.startu
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import partial
@@ -23,13 +25,19 @@ from .claims import ClaimRegistry
 from .conditions import is_true
 from .config import OperatorConfig
 from .elasticsearch_gateway import GatewayPool
-from .kube import EventPoster, KubeReader, StatusWriter, api_client_from_environment
+from .kube import KUBE_THREADS, EventPoster, KubeReader, StatusWriter, api_client_from_environment
 from .reconciler import ClaimEntry, Reconciler, Resource, Result
 from .spec import is_forced
 from .status import applied, events_to_post, status_changes, write_status
 
+log = logging.getLogger(__name__)
+
 RESOURCE = (contract.GROUP, contract.VERSION, contract.PLURAL)
 DELETE_HANDLER_ID = "delete-endpoint"
+# How long a kopf worker waits for its resource's next event before it gives its slot back (kopf's default: 5 s).
+WORKER_IDLE_SECONDS = 0.5
+# How long kopf waits for the version its own patch made before it handles an older event (kopf's default: 5 s).
+CONSISTENCY_SECONDS = 2.0
 
 
 @dataclass
@@ -40,12 +48,13 @@ class Runtime:
     reconciler: Reconciler
     pool: GatewayPool
     progress: kopf.StatusProgressStorage
+    retries: resync.Retries
     claims: ClaimRegistry = field(default_factory=ClaimRegistry)
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)  # one step at a time per resource
     blocked: set[str] = field(default_factory=set)  # uids of deletions blocked by references now
     writer: StatusWriter | None = None
     events: EventPoster | None = None
-    resync_task: asyncio.Task[None] | None = None
+    background: list[asyncio.Task[None]] = field(default_factory=list)  # the resync and retry loops
     statuses: dict[str, dict[str, Any]] = field(default_factory=dict)  # uid -> the status last written
 
     def lock(self, uid: str) -> asyncio.Lock:
@@ -67,8 +76,18 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.scanning.disabled = True
     # At most this many resources in hand at once: 10,000 created together were 10,000 handlers holding their
     # bodies while they queued for Elasticsearch's few slots. (kopf warns that a limit can deadlock an index's
-    # filling at startup: the operator has no kopf index.)
+    # filling at startup: the operator has no kopf index.) A worker keeps its slot while it idles after its last
+    # event (5 s by default), and after it lets a deleted resource go (kopf waits up to its consistency timeout,
+    # 5 s, for a version the deletion never sends): with 100 slots that capped creates and deletes at 20 a
+    # second, whatever Elasticsearch and the API server could do. Hence a short idle time, a shorter wait for a
+    # patched version (the handlers are idempotent: one that runs on a body a moment old changes nothing), and
+    # 500 slots. No
+    # reconcile asks kopf for a delayed retry, which would sleep in the worker holding its slot: reconciles retry
+    # through runtime.retries (resync.Retries). A deletion that waits (references, Elasticsearch down) does hold
+    # one; the README says how to size for that.
     settings.queueing.worker_limit = config.max_workers
+    settings.queueing.idle_timeout = WORKER_IDLE_SECONDS
+    settings.persistence.consistency_timeout = CONSISTENCY_SECONDS
 
     pool = GatewayPool(
         request_timeout=config.request_timeout_seconds,
@@ -76,27 +95,40 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         capabilities_ttl=config.resync_seconds,
         max_concurrency=config.max_concurrency,
     )
+    asyncio.get_running_loop().set_default_executor(
+        concurrent.futures.ThreadPoolExecutor(max_workers=KUBE_THREADS, thread_name_prefix="kube")
+    )
     api_client = await asyncio.to_thread(api_client_from_environment)
     kube = KubeReader(api_client, ttl=config.resync_seconds / 2)
     reconciler = Reconciler(config, kube, pool, StatusWriter(api_client))
     writer = StatusWriter(api_client)
-    runtime = Runtime(config=config, reconciler=reconciler, pool=pool, progress=progress, writer=writer)
+    runtime = Runtime(
+        config=config,
+        reconciler=reconciler,
+        pool=pool,
+        progress=progress,
+        retries=resync.Retries(limit=config.max_workers),
+        writer=writer,
+    )
     runtime.events = EventPoster(api_client)
     # Every claim known before the first handler runs: a resource must not adopt an endpoint that an older
     # resource, not yet seen by the watch, manages.
     await runtime.claims.fill(api_client, memo.get("namespaces") or ())
     memo.runtime = runtime
-    runtime.resync_task = asyncio.create_task(
-        resync.run_forever(config.resync_seconds, lambda: list(runtime.claims.bodies), partial(_check, runtime))
-    )
+    runtime.background = [
+        asyncio.create_task(
+            resync.run_forever(config.resync_seconds, lambda: list(runtime.claims.bodies), partial(_check, runtime))
+        ),
+        asyncio.create_task(runtime.retries.run_forever(partial(_retry, runtime))),
+    ]
     if config.metrics_port:
         prometheus_client.start_http_server(config.metrics_port)
 
 
 @kopf.on.cleanup()
 async def close_connections(memo: kopf.Memo, **_: Any) -> None:
-    if memo.runtime.resync_task is not None:
-        memo.runtime.resync_task.cancel()
+    for task in memo.runtime.background:
+        task.cancel()
     await memo.runtime.pool.close()
 
 
@@ -149,26 +181,42 @@ def _outcome(result: Result) -> str:
 @kopf.on.resume(*RESOURCE, id="reconcile")
 @kopf.on.create(*RESOURCE, id="reconcile")
 @kopf.on.update(*RESOURCE, id="reconcile", field="spec")
-async def reconcile(body: kopf.Body, patch: kopf.Patch, retry: int, reason: str, memo: kopf.Memo, **_: Any) -> None:
+async def reconcile(body: kopf.Body, patch: kopf.Patch, reason: str, memo: kopf.Memo, **_: Any) -> None:
     """Create, adopt or update the endpoint. Only spec changes fire this: labels and annotations (Argo CD's
     tracking, the force annotation) do not. On resume (a restart, nothing changed) it checks as the resync does,
-    against the cluster's list: a restart with thousands of resources costs one request, not one each."""
+    against the cluster's list: a restart with thousands of resources costs one request, not one each.
+
+    A failure is retried by runtime.retries (with backoff), not by kopf: see configure()."""
     runtime: Runtime = memo.runtime
-    async with runtime.lock(str(body.metadata.uid)):
+    uid = str(body.metadata.uid)
+    async with runtime.lock(uid):
+        runtime.retries.cancel(uid)  # this reconcile supersedes a pending retry
         resource = _resource(body, runtime)
         result = await runtime.reconciler.reconcile(
-            resource, _claims_for(runtime, resource), attempt=retry, periodic=reason == kopf.Reason.RESUME
+            resource, _claims_for(runtime, resource), attempt=0, periodic=reason == kopf.Reason.RESUME
         )
         _publish(body, patch, resource, result, runtime)
+        _retry_later(runtime, resource, result, attempt=0)
     metrics.RECONCILES.labels("reconcile", _outcome(result)).inc()
-    if result.retry_in is not None:
-        raise kopf.TemporaryError(_message(result), delay=result.retry_in)
 
 
-async def _check(runtime: Runtime, uid: str) -> None:
+def _retry_later(runtime: Runtime, resource: Resource, result: Result, attempt: int) -> None:
+    if result.retry_in is None:
+        return
+    runtime.retries.schedule(resource.uid, result.retry_in, attempt + 1)
+    log.warning("%s/%s: %s; retrying in %.1f s", resource.namespace, resource.name, _message(result), result.retry_in)
+
+
+async def _retry(runtime: Runtime, uid: str, attempt: int) -> None:
+    """A reconcile retried after a failure (resync.Retries): the periodic check, which writes its own status."""
+    await _check(runtime, uid, attempt=attempt)
+
+
+async def _check(runtime: Runtime, uid: str, attempt: int | None = None) -> None:
     """The periodic drift check of one resource (see resync.py): an endpoint deleted or changed behind the
-    operator's back, a rotated Secret, a conflict that went away. Its status goes out at once; no retry of its
-    own: the next round is the retry."""
+    operator's back, a rotated Secret, a conflict that went away. Its status goes out at once. As a round's
+    check (attempt None) it has no retry of its own: the next round is the retry. As a retry, a failure
+    schedules the next attempt."""
     body = runtime.claims.bodies.get(uid)
     if body is None or body["metadata"].get("deletionTimestamp"):
         return  # the delete handler owns a deleting resource
@@ -178,7 +226,9 @@ async def _check(runtime: Runtime, uid: str) -> None:
             return
         meta = body["metadata"]
         resource = _resource_from(meta, body["spec"], runtime.statuses.get(uid) or body["status"])
-        result = await runtime.reconciler.reconcile(resource, _claims_for(runtime, resource), periodic=True)
+        result = await runtime.reconciler.reconcile(
+            resource, _claims_for(runtime, resource), attempt=attempt or 0, periodic=True
+        )
         base = result.written if result.written is not None else resource.status
         changes = status_changes(base, result.update, generation=resource.generation)
         assert runtime.writer is not None and runtime.events is not None
@@ -186,7 +236,11 @@ async def _check(runtime: Runtime, uid: str) -> None:
         runtime.statuses[uid] = applied(base, changes)
         for event in events_to_post(base, result.update, deleting=False, own=result.events):
             await runtime.events.post(resync.object_reference(body), *event)
-    metrics.RECONCILES.labels("resync", _outcome(result)).inc()
+        if attempt is not None:
+            _retry_later(runtime, resource, result, attempt)
+        elif result.retry_in is None:
+            runtime.retries.cancel(uid)  # in line again: a pending retry has nothing left to do
+    metrics.RECONCILES.labels("resync" if attempt is None else "retry", _outcome(result)).inc()
 
 
 @kopf.on.delete(*RESOURCE, id=DELETE_HANDLER_ID)
@@ -195,6 +249,7 @@ async def delete(body: kopf.Body, patch: kopf.Patch, retry: int, memo: kopf.Memo
     whose filters stop matching. It goes only when this returns; every wait raises TemporaryError."""
     runtime: Runtime = memo.runtime
     uid = str(body.metadata.uid)
+    runtime.retries.cancel(uid)
     async with runtime.lock(uid):
         resource = _resource(body, runtime)
         result = await runtime.reconciler.delete(resource, _claims_for(runtime, resource), attempt=retry)

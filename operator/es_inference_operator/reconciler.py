@@ -159,11 +159,11 @@ class Reconciler:
 
     # --- Facts from Kubernetes ---------------------------------------------------------------------------
 
-    async def connection_for(self, namespace: str, ref: ElasticsearchRef) -> Connection:
+    async def connection_for(self, namespace: str, ref: ElasticsearchRef, kube: KubeReader | None = None) -> Connection:
         """The resource's Elasticsearch (connections.py): a connection Secret that opted in, an ECK Elasticsearch
         (ElasticsearchNotReady until it is Ready), or the operator's default. ReferenceNotAllowed when the Secret
         or the other namespace's Elasticsearch did not opt in."""
-        return await resolve_connection(self.kube, self.config, namespace, ref)
+        return await resolve_connection(kube or self.kube, self.config, namespace, ref)
 
     async def secret_values(self, namespace: str, desired: DesiredEndpoint) -> tuple[dict[str, str], dict[str, str]]:
         """The service_settings taken from Secrets, and the resourceVersion of each Secret read."""
@@ -519,13 +519,14 @@ class Reconciler:
     async def delete(self, resource: Resource, claims: Iterable[ClaimEntry], attempt: int = 0) -> Result:
         self._refused.pop(resource.uid, None)
         self._references_checked.pop(resource.uid, None)
-        self.kube.forget(resource.namespace)  # rare and final: no cached Secret or policy decides it
+        # Rare and final: no cached Secret or policy decides it, only what was read after the deletion began.
+        kube = self.kube.read_after(time.monotonic())
         desired = resource.desired
         ownership = resource.ownership
         try:
             policy = effective_deletion_policy(
                 desired.deletion_policy,
-                await self.kube.namespace_annotations(resource.namespace) if not desired.deletion_policy else None,
+                await kube.namespace_annotations(resource.namespace) if not desired.deletion_policy else None,
                 self.config.default_deletion_policy,
             )
             reason = release_without_elasticsearch(policy=policy, ownership=ownership)
@@ -533,7 +534,7 @@ class Reconciler:
                 log.info("deleting %s/%s: %s", resource.namespace, resource.name, reason)
                 return Result(status.deleting(reason))
             assert ownership is not None
-            connection = await self.connection_for(resource.namespace, desired.elasticsearch_ref)
+            connection = await self.connection_for(resource.namespace, desired.elasticsearch_ref, kube)
             gateway = await self.pool.get(connection)
             capabilities = await gateway.capabilities()
             here = ownership.cluster == capabilities.cluster

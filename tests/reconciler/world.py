@@ -45,8 +45,8 @@ class FakeKube:
     async def read_elasticsearch(self, namespace: str, name: str) -> dict[str, Any] | None:
         return None
 
-    def forget(self, namespace: str) -> None:
-        pass  # nothing cached here
+    def read_after(self, moment: float) -> FakeKube:
+        return self  # nothing cached here
 
     async def read_secret(self, namespace: str, name: str) -> SecretData:
         if (namespace, name) in self.failing:
