@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat[args.log_format.upper()])
-    logs.install()
+    logs.install(verbose=args.verbose)
     try:
         OperatorConfig.from_env()  # fail here, with a clear message, rather than in kopf's startup
     except (ValueError, ConfigurationError) as err:

@@ -48,7 +48,7 @@ class OperatorConfig:
     references_seconds: float = 300.0  # how often each endpoint's references are looked at (a dry run)
     reference_checks_per_second: float = 10.0  # dry runs per cluster at most, outside deletions
     max_concurrency: int = 10  # requests in flight per Elasticsearch (and its connection pool's size)
-    max_workers: int = 500  # resources handled at once (kopf's workers): bounds memory in a burst
+    max_workers: int = 200  # resources handled at once (kopf's workers): bounds memory in a burst
     metrics_port: int = 8080
     verify_certs: bool = True  # for connections from resources' Secrets, too
     # Where an ECK Elasticsearch's HTTP Service answers. Only for development: a machine without cluster DNS.
@@ -86,7 +86,7 @@ class OperatorConfig:
             references_seconds=float(env.get("OPERATOR_REFERENCES_SECONDS", 300)),
             reference_checks_per_second=float(env.get("OPERATOR_REFERENCE_CHECKS_PER_SECOND", 10)),
             max_concurrency=int(env.get("ELASTICSEARCH_MAX_CONCURRENT_REQUESTS", 10)),
-            max_workers=int(env.get("OPERATOR_MAX_WORKERS", 500)),
+            max_workers=int(env.get("OPERATOR_MAX_WORKERS", 200)),
             metrics_port=int(env.get("OPERATOR_METRICS_PORT", 8080)),
             verify_certs=verify,
             eck_url_template=_url_template(env.get("OPERATOR_ECK_URL_TEMPLATE") or DEFAULT_ECK_URL_TEMPLATE),

@@ -165,6 +165,8 @@ class ElasticsearchGateway:
         # A PUT of an in-cluster service waits for its model deployment (30 s by default, 120 s for completion
         # tasks: reference §3.1): a timeout shorter than that would report a create that is still going on.
         self._create_timeout = max(create_timeout, request_timeout)
+        # Made once: options() builds a whole client (a tenth of the operator's CPU in a burst of creates).
+        self._creating = self.client.options(request_timeout=self._create_timeout)
         self._capabilities: Capabilities | None = None
         self._capabilities_at = 0.0
         self._capabilities_ttl = capabilities_ttl
@@ -249,10 +251,9 @@ class ElasticsearchGateway:
         """Create the endpoint; the answer is the endpoint as Elasticsearch stored it. `secrets`: the values in
         `body` that came from Secrets, masked in any error."""
         await self.capabilities()
-        client = self.client.options(request_timeout=self._create_timeout)
         response = await self._call(
             "put",
-            lambda: client.inference.put(task_type=task_type, inference_id=inference_id, body=dict(body)),
+            lambda: self._creating.inference.put(task_type=task_type, inference_id=inference_id, body=dict(body)),
             sent_secrets=secrets,
         )
         self.endpoints.note(inference_id, dict(response.body))

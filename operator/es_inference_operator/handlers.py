@@ -81,10 +81,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     # 5 s, for a version the deletion never sends): with 100 slots that capped creates and deletes at 20 a
     # second, whatever Elasticsearch and the API server could do. Hence a short idle time, a shorter wait for a
     # patched version (the handlers are idempotent: one that runs on a body a moment old changes nothing), and
-    # 500 slots. No
-    # reconcile asks kopf for a delayed retry, which would sleep in the worker holding its slot: reconciles retry
-    # through runtime.retries (resync.Retries). A deletion that waits (references, Elasticsearch down) does hold
-    # one; the README says how to size for that.
+    # 200 slots (500 took 488 MiB at 10,000). No reconcile asks kopf for a delayed retry, which would sleep in
+    # the worker holding its slot: reconciles retry through runtime.retries (resync.Retries). A deletion that
+    # waits (references, Elasticsearch down) does hold one; the README says how to size for that.
     settings.queueing.worker_limit = config.max_workers
     settings.queueing.idle_timeout = WORKER_IDLE_SECONDS
     settings.persistence.consistency_timeout = CONSISTENCY_SECONDS

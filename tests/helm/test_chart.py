@@ -232,6 +232,18 @@ def test_the_policies_are_off_by_default_and_are_those_of_policies_when_on(helm:
             assert rendered == original, f"{source} and the chart's render differ"
 
 
+def test_the_finalizer_policy_is_off_by_default_and_is_that_of_policies_when_on(helm: Helm) -> None:
+    assert not [d for d in helm.template() if d["kind"].startswith("MutatingAdmissionPolicy")]
+    chart = helm.template("--set=policies.finalizerAtCreation.enabled=true")
+    for part in ("policy", "binding"):
+        source = REPO_ROOT / "policies" / "finalizer-at-creation" / f"{part}.yaml"
+        original = yaml.safe_load(source.read_text())
+        rendered = find(chart, original["kind"], original["metadata"]["name"])
+        assert original["metadata"]["labels"].items() <= rendered["metadata"]["labels"].items()
+        rendered["metadata"]["labels"] = original["metadata"]["labels"]
+        assert rendered == original, f"{source} and the chart's render differ"
+
+
 # --- the API server accepts the renders ---------------------------------------------------------------------------
 
 
