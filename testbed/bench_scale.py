@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import json
+import os
 import re
 import sys
 import tempfile
@@ -148,6 +149,35 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / 100.0  # utime + stime, in clock ticks of 1/100 s
 
 
+def machine_cpu_seconds() -> float:
+    """CPU time spent by the whole machine (all cores, not idle), from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / 100.0
+
+
+@dataclass
+class CpuMeter:
+    """Who used the machine's CPU during one phase: the operator, the API server, etcd, this process (the
+    emulator, the watch, the client threads) and the machine in all; beside the wall time."""
+
+    pids: dict[str, int]
+    start: dict[str, float] = field(default_factory=dict)
+    started: float = 0.0
+
+    def begin(self) -> None:
+        self.start = {name: process_cpu_seconds(pid) for name, pid in self.pids.items()}
+        self.start["machine"] = machine_cpu_seconds()
+        self.started = time.monotonic()
+
+    def end(self) -> dict[str, float]:
+        used = {name: round(process_cpu_seconds(pid) - self.start[name], 1) for name, pid in self.pids.items()}
+        used["machine"] = round(machine_cpu_seconds() - self.start["machine"], 1)
+        used["wall"] = round(time.monotonic() - self.started, 1)
+        used["cores"] = os.cpu_count() or 1
+        return used
+
+
 def process_rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):  # the peak
@@ -259,6 +289,8 @@ def run(
             # 2. Create N at once.
             es.requests.clear()
             cpu0 = process_cpu_seconds(operator.pid)
+            meter = CpuMeter({**cp.pids, "operator": operator.pid, "bench and emulator": os.getpid()})
+            meter.begin()
             print(f"create {n} ...", file=sys.stderr, flush=True)
             started = time.monotonic()
             in_parallel(
@@ -267,6 +299,7 @@ def run(
             )
             watcher.wait(lambda w: len(w.ready) >= n, timeout=max(600.0, n * 0.5))
             to_ready = time.monotonic() - started
+            facts["create_cpu_seconds"] = meter.end()
             es_bound = latency * n / concurrency  # one PUT per endpoint is all Elasticsearch needs
             results.append(row(f"create {n} -> all Ready", to_ready, max(es_bound, api_create_bound)))
             facts["create_es_requests_per_endpoint"] = round(len(es.requests) / n, 2)
@@ -342,6 +375,8 @@ def run(
             rest = names[1 + forced :]
             print(f"delete {len(rest)} ...", file=sys.stderr, flush=True)
             cpu0 = process_cpu_seconds(operator.pid)
+            meter = CpuMeter({**cp.pids, "operator": operator.pid, "bench and emulator": os.getpid()})
+            meter.begin()
             started = time.monotonic()
             # One DELETE each, as kubectl or Argo CD sends them (a deletecollection of thousands times out).
             in_parallel(lambda name: api.delete_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, name), rest)
@@ -349,6 +384,7 @@ def run(
             bound = max(latency * 2 * len(rest) / concurrency, api_delete_bound * len(rest) / n)  # dry run + DELETE
             results.append(row(f"delete {len(rest)} at once -> all gone", time.monotonic() - started, bound))
             facts["delete_operator_cpu_s"] = round(process_cpu_seconds(operator.pid) - cpu0, 1)
+            facts["delete_cpu_seconds"] = meter.end()
             facts["operator_peak_rss_mib"] = max(
                 facts["operator_peak_rss_mib"], round(process_rss_mib(operator.pid), 1)
             )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import os
 import sys
 
@@ -11,6 +13,18 @@ import kopf
 from . import logs
 from .config import OperatorConfig
 from .errors import ConfigurationError
+
+
+def limit_malloc_arenas(arenas: int = 2) -> None:
+    """glibc gives each thread that allocates its own malloc arena (up to 8 per core), and the Kubernetes
+    client's threads parse large answers: the arenas stay fragmented, and at 10,000 resources they were a good
+    part of the operator's memory. Two arenas is the usual cure (as MALLOC_ARENA_MAX=2 would do). Nothing to do
+    on a libc without mallopt."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(-8, arenas)  # M_ARENA_MAX
+    except (OSError, AttributeError):
+        pass
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -38,6 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--verbose", action="store_true", help="debug logs (they include whole resources)")
     args = parser.parse_args(argv)
 
+    limit_malloc_arenas()  # before any thread starts
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat[args.log_format.upper()])
     logs.install(verbose=args.verbose)
     try:

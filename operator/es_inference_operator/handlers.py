@@ -264,6 +264,13 @@ async def delete(body: kopf.Body, patch: kopf.Patch, retry: int, memo: kopf.Memo
             kopf.event(body, type=event_type, reason=reason, message=message)
         runtime.locks.pop(uid, None)
         runtime.statuses.pop(uid, None)
+        assert runtime.writer is not None
+        await runtime.writer.release_finalizer(
+            resource.namespace,
+            resource.name,
+            list(body.metadata.get("finalizers") or []),
+            body.metadata.get("resourceVersion"),
+        )
         return
     # A blocked deletion is an expected wait, logged as such (see logs.py); anything else is a failure.
     message = f"{logs.WAITING}{_message(result)}" if blocked else _message(result)
