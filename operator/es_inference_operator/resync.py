@@ -68,9 +68,6 @@ class Retries:
         """A newer reconcile supersedes the retry (a spec change, a deletion)."""
         self._due.pop(uid, None)
 
-    def pending(self, uid: str) -> bool:
-        return uid in self._due
-
     def __len__(self) -> int:
         return len(self._due)
 
