@@ -336,6 +336,7 @@ def run(
             results.append(row("restart -> first reconcile", first_reconcile, 30.0))
             results.append(row(f"restart -> all {n} reconciled once", first_round, 120.0))
             facts["restart_api_writes"] = watcher.writes - writes0 + event_count(core) - events0
+            facts["restart_peak_rss_mib"] = round(process_rss_mib(operator.pid), 1)  # the new process, so far
             facts["restart_es_requests"] = len(es.requests)
             facts["operator_peak_rss_mib"] = max(
                 facts["operator_peak_rss_mib"], round(process_rss_mib(operator.pid), 1)

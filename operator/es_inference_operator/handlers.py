@@ -245,7 +245,9 @@ async def _check(runtime: Runtime, uid: str, attempt: int | None = None) -> None
 @kopf.on.delete(*RESOURCE, id=DELETE_HANDLER_ID)
 async def delete(body: kopf.Body, patch: kopf.Patch, retry: int, memo: kopf.Memo, **_: Any) -> None:
     """The finalizer's handler. No filters on purpose: kopf releases the finalizer without calling a handler
-    whose filters stop matching. It goes only when this returns; every wait raises TemporaryError."""
+    whose filters stop matching. The finalizer goes only when the deletion is done: this handler takes it off
+    itself then (StatusWriter.release_finalizer), or kopf does after it returns. Every wait raises
+    TemporaryError."""
     runtime: Runtime = memo.runtime
     uid = str(body.metadata.uid)
     runtime.retries.cancel(uid)
