@@ -101,8 +101,8 @@ class ClaimRegistry:
 
 
 def _list_all(api_client: kubernetes.client.ApiClient, namespaces: list[str]) -> list[dict[str, Any]]:
-    """Every resource, trimmed page by page: at 10,000 the whole objects at once were the peak of the operator's
-    memory at a restart."""
+    """Every resource, trimmed page by page: the registry's LIST never holds more than a page of whole objects
+    (kopf's own listing at a restart still queues every whole object; see the README's sizing)."""
     api = kubernetes.client.CustomObjectsApi(api_client)
     items: list[dict[str, Any]] = []
     scopes: list[str | None] = list(namespaces) or [None]
