@@ -288,7 +288,6 @@ def run(
         try:
             # 2. Create N at once.
             es.requests.clear()
-            cpu0 = process_cpu_seconds(operator.pid)
             meter = CpuMeter({**cp.pids, "operator": operator.pid, "bench and emulator": os.getpid()})
             meter.begin()
             print(f"create {n} ...", file=sys.stderr, flush=True)
@@ -305,7 +304,6 @@ def run(
             facts["create_es_requests_per_endpoint"] = round(len(es.requests) / n, 2)
             facts["create_api_writes_per_endpoint"] = round((watcher.writes - n) / n, 2)  # less the create itself
             facts["create_events_per_endpoint"] = round(event_count(core) / n, 2)
-            facts["create_operator_cpu_s"] = round(process_cpu_seconds(operator.pid) - cpu0, 1)
             facts["create_es_max_requests_in_flight"] = es.requests.max_in_flight  # the cap is --concurrency
 
             # 3. Idle for one resync period (after one settling period, so every first tick has passed).
@@ -375,7 +373,6 @@ def run(
             # 7. Delete the rest at once.
             rest = names[1 + forced :]
             print(f"delete {len(rest)} ...", file=sys.stderr, flush=True)
-            cpu0 = process_cpu_seconds(operator.pid)
             meter = CpuMeter({**cp.pids, "operator": operator.pid, "bench and emulator": os.getpid()})
             meter.begin()
             started = time.monotonic()
@@ -384,7 +381,6 @@ def run(
             watcher.wait(lambda w: not w.present, timeout=max(600.0, n * 0.5))
             bound = max(latency * 2 * len(rest) / concurrency, api_delete_bound * len(rest) / n)  # dry run + DELETE
             results.append(row(f"delete {len(rest)} at once -> all gone", time.monotonic() - started, bound))
-            facts["delete_operator_cpu_s"] = round(process_cpu_seconds(operator.pid) - cpu0, 1)
             facts["delete_cpu_seconds"] = meter.end()
             facts["operator_peak_rss_mib"] = max(
                 facts["operator_peak_rss_mib"], round(process_rss_mib(operator.pid), 1)

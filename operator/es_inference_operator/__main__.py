@@ -17,9 +17,9 @@ from .errors import ConfigurationError
 
 def limit_malloc_arenas(arenas: int = 2) -> None:
     """glibc gives each thread that allocates its own malloc arena (up to 8 per core), and the Kubernetes
-    client's threads parse large answers: the arenas stay fragmented, and at 10,000 resources they were a good
-    part of the operator's memory. Two arenas is the usual cure (as MALLOC_ARENA_MAX=2 would do). Nothing to do
-    on a libc without mallopt."""
+    client's threads parse large answers, and the arenas stay fragmented. Two arenas is the usual cure (as
+    MALLOC_ARENA_MAX=2 would do): with it (and 10 threads instead of 20) the peak through 10,000 creates fell
+    from 437 to 334 MiB. Nothing to do on a libc without mallopt."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         libc.mallopt(-8, arenas)  # M_ARENA_MAX

@@ -165,7 +165,7 @@ class ElasticsearchGateway:
         # A PUT of an in-cluster service waits for its model deployment (30 s by default, 120 s for completion
         # tasks: reference §3.1): a timeout shorter than that would report a create that is still going on.
         self._create_timeout = max(create_timeout, request_timeout)
-        # Made once: options() builds a whole client (a tenth of the operator's CPU in a burst of creates).
+        # Made once: options() builds a whole client (9% of the operator's CPU samples in a burst of creates).
         self._creating = self.client.options(request_timeout=self._create_timeout)
         self._capabilities: Capabilities | None = None
         self._capabilities_at = 0.0

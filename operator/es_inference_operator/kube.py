@@ -55,7 +55,7 @@ class SecretData:
 
 
 # Threads for the synchronous client's calls (status writes, Events, Secret reads), and connections to match.
-# Python's default pool has min(32, cores + 4): 6 on 2 cores, too few for a burst of 10,000 creates' writes.
+# Python's default pool has min(32, cores + 4): 6 on 2 cores, shared by status writes, Events and reads.
 KUBE_THREADS = 10
 
 
@@ -283,6 +283,7 @@ class StatusWriter:
                 name,
                 ops,
                 field_manager="es-inference-operator",
+                _content_type="application/json-patch+json",  # the client sends a merge patch unless told
             )
         except (ApiException, urllib3.exceptions.HTTPError) as err:
             log.debug("left the finalizer of %s/%s to kopf: %s", namespace, name, err)

@@ -26,6 +26,6 @@ def install(verbose: bool = False) -> None:
     logging.getLogger("kopf.objects").addFilter(WaitingIsNotAnError())
     if not verbose:
         # The client logs every request at INFO: at 10,000 endpoints that is the reference sweep's ten lines a
-        # second, and a burst of creates spent a twentieth of its CPU on them. Failures reach the operator's own
+        # second, and 2% of the operator's CPU samples in a burst of creates. Failures reach the operator's own
         # logs and status anyway; --verbose shows every request again.
         logging.getLogger("elastic_transport.transport").setLevel(logging.WARNING)

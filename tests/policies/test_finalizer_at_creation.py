@@ -20,11 +20,11 @@ import yaml
 from kubernetes import client as k8s
 from kubernetes import watch as k8s_watch
 
+from es_inference_operator.contract import FINALIZER
 from testbed.controlplane import REPO_ROOT, ControlPlane
 from tests.support import Kube, Stack, endpoint_manifest
 
 POLICY = "inference-endpoint-finalizer-at-creation"
-FINALIZER = "inference.es-operator.dev/finalizer"
 RUN_LABEL = "policy-test.inference.es-operator.dev/finalizer-run"
 GROUP, VERSION, PLURAL = "inference.es-operator.dev", "v1alpha1", "inferenceendpoints"
 
