@@ -245,9 +245,7 @@ async def _check(runtime: Runtime, uid: str, attempt: int | None = None) -> None
 @kopf.on.delete(*RESOURCE, id=DELETE_HANDLER_ID)
 async def delete(body: kopf.Body, patch: kopf.Patch, retry: int, memo: kopf.Memo, **_: Any) -> None:
     """The finalizer's handler. No filters on purpose: kopf releases the finalizer without calling a handler
-    whose filters stop matching. The finalizer goes only when the deletion is done: this handler takes it off
-    itself then (StatusWriter.release_finalizer), or kopf does after it returns. Every wait raises
-    TemporaryError."""
+    whose filters stop matching. It goes only when this returns; every wait raises TemporaryError."""
     runtime: Runtime = memo.runtime
     uid = str(body.metadata.uid)
     runtime.retries.cancel(uid)
@@ -266,13 +264,6 @@ async def delete(body: kopf.Body, patch: kopf.Patch, retry: int, memo: kopf.Memo
             kopf.event(body, type=event_type, reason=reason, message=message)
         runtime.locks.pop(uid, None)
         runtime.statuses.pop(uid, None)
-        assert runtime.writer is not None
-        await runtime.writer.release_finalizer(
-            resource.namespace,
-            resource.name,
-            list(body.metadata.get("finalizers") or []),
-            body.metadata.get("resourceVersion"),
-        )
         return
     # A blocked deletion is an expected wait, logged as such (see logs.py); anything else is a failure.
     message = f"{logs.WAITING}{_message(result)}" if blocked else _message(result)

@@ -22,8 +22,6 @@ from kubernetes.client.exceptions import ApiException
 from . import contract
 from .errors import ConfigurationError, KubernetesUnavailable, NotFound
 
-log = logging.getLogger(__name__)
-
 # ECK's Elasticsearch kind, which spec.elasticsearchRef.name points at.
 ECK_GROUP, ECK_VERSION, ECK_PLURAL = "elasticsearch.k8s.elastic.co", "v1", "elasticsearches"
 
@@ -253,39 +251,3 @@ class StatusWriter:
         except urllib3.exceptions.HTTPError as err:
             raise KubernetesUnavailable(f"writing the status of {namespace}/{name} failed: {err}") from None
         return bool(isinstance(written, dict) and (written.get("metadata") or {}).get("deletionTimestamp"))
-
-    async def release_finalizer(
-        self, namespace: str, name: str, finalizers: list[str], resource_version: str | None
-    ) -> bool:
-        """Take the operator's finalizer off a resource whose deletion is done; True when it is off.
-
-        kopf would do it in its patch after the handler, and then wait its consistency timeout for a version that
-        a deleted object never sends, keeping a worker slot for those seconds: 1,000 forced deletions queued for
-        the slots. Done here, kopf finds the object gone and moves on. Only if nothing changed since the version
-        the handler saw (a JSON patch with a test of the resourceVersion); otherwise kopf does it as before."""
-        if contract.FINALIZER not in finalizers or not resource_version:
-            return False
-        ops: list[dict[str, Any]] = [
-            {"op": "test", "path": "/metadata/resourceVersion", "value": resource_version},
-            {
-                "op": "replace",
-                "path": "/metadata/finalizers",
-                "value": [f for f in finalizers if f != contract.FINALIZER],
-            },
-        ]
-        try:
-            await asyncio.to_thread(
-                self._custom.patch_namespaced_custom_object,
-                contract.GROUP,
-                contract.VERSION,
-                namespace,
-                contract.PLURAL,
-                name,
-                ops,
-                field_manager="es-inference-operator",
-                _content_type="application/json-patch+json",  # the client sends a merge patch unless told
-            )
-        except (ApiException, urllib3.exceptions.HTTPError) as err:
-            log.debug("left the finalizer of %s/%s to kopf: %s", namespace, name, err)
-            return False
-        return True
