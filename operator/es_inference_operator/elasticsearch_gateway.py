@@ -22,8 +22,23 @@ import elastic_transport
 from elasticsearch import AsyncElasticsearch, exceptions
 
 from . import metrics
-from .decisions import Capabilities, References, cluster_identity, parse_version, references_from_dry_run
-from .errors import AuthFailed, ConfigurationError, ElasticsearchError, Referenced, Rejected, Unavailable
+from .decisions import (
+    Capabilities,
+    References,
+    cluster_identity,
+    parse_version,
+    references_from_dry_run,
+    url_origin,
+)
+from .errors import (
+    AuthFailed,
+    ConfigurationError,
+    ElasticsearchError,
+    NotLeader,
+    Referenced,
+    Rejected,
+    Unavailable,
+)
 from .redaction import mask
 
 T = TypeVar("T")
@@ -141,6 +156,7 @@ class ElasticsearchGateway:
         create_timeout: float = 120.0,
         capabilities_ttl: float = 60.0,
         max_concurrency: int = 10,
+        may_write: Callable[[], bool] = lambda: True,
     ) -> None:
         auth: dict[str, Any] = {}
         if connection.api_key:
@@ -148,6 +164,7 @@ class ElasticsearchGateway:
         elif connection.username:
             auth["basic_auth"] = (connection.username, connection.password or "")
         self.connection = connection
+        self._may_write = may_write
         self.client = AsyncElasticsearch(
             connection.url,
             transport_class=CompatibleTransport,
@@ -195,8 +212,9 @@ class ElasticsearchGateway:
         self, operation: str, make_call: Callable[[], Awaitable[T]], sent_secrets: tuple[str, ...]
     ) -> T:
         started = time.monotonic()
+        cluster = self.metrics_cluster
         try:
-            return await make_call()
+            result = await make_call()
         except (exceptions.ApiError, elastic_transport.TransportError) as err:
             translated = translate(err)
             translated.reason = mask(translated.reason, (*sent_secrets, *self.connection.credentials))
@@ -204,10 +222,26 @@ class ElasticsearchGateway:
             if translated.error_type == "media_type_header_exception" or isinstance(translated, Unavailable):
                 # The server may have changed under us (restarted, upgraded): learn its version again.
                 self._capabilities = None
-            metrics.ES_ERRORS.labels(operation, translated.kind).inc()
+            outcome = "not_found" if translated.status == 404 else translated.kind
+            metrics.ES_REQUESTS.labels(cluster, operation, outcome, str(translated.status or "none")).inc()
+            metrics.ES_UP.labels(cluster).set(0 if translated.kind in ("unavailable", "auth") else 1)
             raise translated from None
         finally:
-            metrics.ES_REQUEST_SECONDS.labels(operation).observe(time.monotonic() - started)
+            metrics.ES_REQUEST_SECONDS.labels(cluster, operation).observe(time.monotonic() - started)
+        code = getattr(getattr(result, "meta", None), "status", 200)
+        metrics.ES_REQUESTS.labels(cluster, operation, "success", str(code)).inc()
+        metrics.ES_UP.labels(cluster).set(1)
+        return result
+
+    @property
+    def metrics_cluster(self) -> str:
+        """The `cluster` label of this connection's metrics: its URL origin (bounded, never a credential)."""
+        return url_origin(self.connection.url)
+
+    def _check_may_write(self, operation: str) -> None:
+        """Fencing: a replica that is not (or no longer surely) the leader sends no write to Elasticsearch."""
+        if not self._may_write():
+            raise NotLeader(f"not sending {operation}: this replica does not hold the leader lease")
 
     async def capabilities(self) -> Capabilities:
         """The server's cluster and version, and what they imply. Asked again after `capabilities_ttl` seconds
@@ -251,6 +285,7 @@ class ElasticsearchGateway:
         """Create the endpoint; the answer is the endpoint as Elasticsearch stored it. `secrets`: the values in
         `body` that came from Secrets, masked in any error."""
         await self.capabilities()
+        self._check_may_write("put")
         response = await self._call(
             "put",
             lambda: self._creating.inference.put(task_type=task_type, inference_id=inference_id, body=dict(body)),
@@ -263,6 +298,7 @@ class ElasticsearchGateway:
         self, task_type: str, inference_id: str, body: Mapping[str, Any], *, secrets: tuple[str, ...] = ()
     ) -> dict[str, Any]:
         await self.capabilities()
+        self._check_may_write("update")
         response = await self._call(
             "update",
             lambda: self.client.inference.update(task_type=task_type, inference_id=inference_id, body=dict(body)),
@@ -308,6 +344,7 @@ class ElasticsearchGateway:
         Without force, Elasticsearch's own 409 catches a reference created since the dry run.
         """
         await self.capabilities()
+        self._check_may_write("delete")
         try:
             await self._call(
                 "delete",
@@ -407,6 +444,7 @@ class GatewayPool:
         create_timeout: float = 120.0,
         capabilities_ttl: float = 60.0,
         max_concurrency: int = 10,
+        may_write: Callable[[], bool] = lambda: True,
     ) -> None:
         self._gateways: dict[str, ElasticsearchGateway] = {}  # by Connection.source
         self._options: dict[str, Any] = {
@@ -414,6 +452,7 @@ class GatewayPool:
             "create_timeout": create_timeout,
             "capabilities_ttl": capabilities_ttl,
             "max_concurrency": max_concurrency,
+            "may_write": may_write,
         }
 
     async def get(self, connection: Connection) -> ElasticsearchGateway:

@@ -66,3 +66,8 @@ class NotFound(ConfigurationError):
 
 class KubernetesUnavailable(Exception):
     """The API server failed to answer (5xx, 429, timeout): says nothing about the resource; retried."""
+
+
+class NotLeader(Exception):
+    """This replica may not write to Elasticsearch: it does not hold the leader Lease, or can no longer be sure
+    that it does (fencing). Nothing was sent."""

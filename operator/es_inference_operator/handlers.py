@@ -93,6 +93,8 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         create_timeout=config.create_timeout_seconds,
         capabilities_ttl=config.resync_seconds,
         max_concurrency=config.max_concurrency,
+        # Fencing (leader election): memo.may_write says whether this replica may still write to Elasticsearch.
+        may_write=memo.get("may_write") or (lambda: True),
     )
     asyncio.get_running_loop().set_default_executor(
         concurrent.futures.ThreadPoolExecutor(max_workers=KUBE_THREADS, thread_name_prefix="kube")
