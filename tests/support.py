@@ -152,6 +152,16 @@ class Stack:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as resp:
             return str(resp.read().decode())
 
+    def reconciles(self) -> float:
+        """How many reconciles the operator has run (es_inference_operator_reconciles_total, all labels)."""
+        prefix = "es_inference_operator_reconciles_total{"
+        return sum(float(line.rsplit(" ", 1)[1]) for line in self.metrics().splitlines() if line.startswith(prefix))
+
+    def wait_for_reconciles(self, count: int, timeout: float = 30) -> None:
+        """Until `count` more reconciles (of any resource) have run: the drift checks of a steady state."""
+        start = self.reconciles()
+        wait_for(f"{count} more reconciles", lambda: self.reconciles() >= start + count, timeout=timeout)
+
     def es_call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         return es_request(self.es.url, method, path, body, auth=ES_USER)
 

@@ -48,11 +48,18 @@ class OperatorConfig:
     references_seconds: float = 300.0  # how often each endpoint's references are looked at (a dry run)
     reference_checks_per_second: float = 10.0  # dry runs per cluster at most, outside deletions
     max_concurrency: int = 10  # requests in flight per Elasticsearch (and its connection pool's size)
-    max_workers: int = 200  # resources handled at once (kopf's workers): bounds memory in a burst
+    max_workers: int = 200  # reconciles at once (the work queue's workers; also kopf's event workers)
     metrics_port: int = 8080
+    metrics_per_resource: bool = False  # es_inference_operator_resource_info: one series per resource
     verify_certs: bool = True  # for connections from resources' Secrets, too
     # Where an ECK Elasticsearch's HTTP Service answers. Only for development: a machine without cluster DNS.
     eck_url_template: str = DEFAULT_ECK_URL_TEMPLATE
+
+    @property
+    def secret_cache_seconds(self) -> float:
+        """How long a Secret read serves other reads: thousands of resources naming a few Secrets cost a few reads,
+        and a rotated Secret reaches Elasticsearch within a drift-check period and this."""
+        return min(self.resync_seconds / 2, 5.0)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> OperatorConfig:
@@ -88,6 +95,7 @@ class OperatorConfig:
             max_concurrency=int(env.get("ELASTICSEARCH_MAX_CONCURRENT_REQUESTS", 10)),
             max_workers=int(env.get("OPERATOR_MAX_WORKERS", 200)),
             metrics_port=int(env.get("OPERATOR_METRICS_PORT", 8080)),
+            metrics_per_resource=_bool(env.get("OPERATOR_METRICS_PER_RESOURCE"), False),
             verify_certs=verify,
             eck_url_template=_url_template(env.get("OPERATOR_ECK_URL_TEMPLATE") or DEFAULT_ECK_URL_TEMPLATE),
         )

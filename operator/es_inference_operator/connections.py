@@ -22,7 +22,7 @@ from .elasticsearch_gateway import Connection
 from .errors import ConfigurationError, NotFound
 from .kube import KubeReader, SecretData
 from .spec import ElasticsearchRef
-from .trust import ReferenceNotAllowed, elasticsearch_refusal, secret_refusal
+from .trust import elasticsearch_refusal, secret_refusal
 
 ECK_READY_PHASE = "Ready"
 ECK_ELASTIC_USER = "elastic"
@@ -86,7 +86,7 @@ async def read_allowed_secret(kube: KubeReader, namespace: str, name: str, used_
     secret, labels = await kube.read_secret_with_labels(namespace, name)
     refusal = secret_refusal(namespace, name, labels, used_for)
     if refusal is not None:
-        raise ReferenceNotAllowed(refusal)
+        raise refusal.error()
     return secret
 
 
@@ -140,7 +140,7 @@ async def _eck_connection(
         annotations = (found.get("metadata") or {}).get("annotations")
         refusal = elasticsearch_refusal(resource_namespace, es_namespace, name, annotations)
         if refusal is not None:
-            raise ReferenceNotAllowed(refusal)
+            raise refusal.error()
     es = eck_elasticsearch(es_namespace, name, service_name, found)
     source = f"Elasticsearch {es_namespace}/{name}"
     if credentials_secret is None and es.elastic_user_disabled:

@@ -30,6 +30,7 @@ from .decisions import (
     references_from_dry_run,
     url_origin,
 )
+from .endpoint_snapshot import EndpointSnapshot, TokenBucket
 from .errors import (
     AuthFailed,
     ConfigurationError,
@@ -188,7 +189,7 @@ class ElasticsearchGateway:
         self._capabilities_at = 0.0
         self._capabilities_ttl = capabilities_ttl
         self._negotiating = asyncio.Lock()
-        self.endpoints = EndpointSnapshot(self)
+        self.endpoints = EndpointSnapshot(self.list_endpoints)
         self.reference_checks = TokenBucket()
 
     @property
@@ -218,7 +219,7 @@ class ElasticsearchGateway:
         except (exceptions.ApiError, elastic_transport.TransportError) as err:
             translated = translate(err)
             translated.reason = mask(translated.reason, (*sent_secrets, *self.connection.credentials))
-            translated.where = f"Elasticsearch at {self.connection.url} ({self.connection.source})"
+            translated.where = self.where
             if translated.error_type == "media_type_header_exception" or isinstance(translated, Unavailable):
                 # The server may have changed under us (restarted, upgraded): learn its version again.
                 self._capabilities = None
@@ -234,6 +235,11 @@ class ElasticsearchGateway:
         return result
 
     @property
+    def where(self) -> str:
+        """Which Elasticsearch, for messages: its URL and where the connection came from."""
+        return f"Elasticsearch at {self.connection.url} ({self.connection.source})"
+
+    @property
     def metrics_cluster(self) -> str:
         """The `cluster` label of this connection's metrics: its URL origin (bounded, never a credential)."""
         return url_origin(self.connection.url)
@@ -246,16 +252,16 @@ class ElasticsearchGateway:
     async def capabilities(self) -> Capabilities:
         """The server's cluster and version, and what they imply. Asked again after `capabilities_ttl` seconds
         and after a failure, since an upgrade (8.16 -> 8.17) or a restart can change them; per connection, never
-        per resource."""
+        per resource. A node that reports no cluster yet (`_na_`) is asked again at the next call."""
         async with self._negotiating:
             stale = time.monotonic() - self._capabilities_at > self._capabilities_ttl
-            if self._capabilities is None or stale:
+            if self._capabilities is None or stale or not self._capabilities.cluster_known:
                 self._transport.compatible_with = 8
                 info = await self._call("info", self.client.info)
                 version = parse_version(str(info["version"]["number"]))
                 self._transport.compatible_with = version[0]
                 self._capabilities = Capabilities(
-                    version, cluster_identity(info.get("cluster_uuid"), self.connection.url)
+                    version, cluster_identity(info.get("cluster_uuid")), url_origin(self.connection.url)
                 )
                 self._capabilities_at = time.monotonic()
             return self._capabilities
@@ -363,62 +369,6 @@ class ElasticsearchGateway:
         return True
 
 
-class TokenBucket:
-    """At most `rate` takes per second on average, in bursts of at most one second's worth."""
-
-    def __init__(self) -> None:
-        self._tokens: float | None = None  # full at first
-        self._at = time.monotonic()
-
-    def take(self, rate: float) -> bool:
-        now = time.monotonic()
-        tokens = rate if self._tokens is None else self._tokens + (now - self._at) * rate
-        self._tokens = min(rate, tokens)
-        self._at = now
-        if self._tokens < 1.0:
-            return False
-        self._tokens -= 1.0
-        return True
-
-
-class EndpointSnapshot:
-    """All endpoints of one cluster from one list request, shared by every resource on that cluster: the
-    periodic drift check compares with it locally, so that its load on Elasticsearch does not grow with the
-    number of resources. The operator's own creates, updates and deletes are noted in it as they happen."""
-
-    def __init__(self, gateway: ElasticsearchGateway) -> None:
-        self._gateway = gateway
-        self._endpoints: dict[str, dict[str, Any]] | None = None
-        self._taken_at = 0.0
-        self._notes: dict[str, tuple[float, dict[str, Any] | None]] = {}  # id -> (when, endpoint or None: gone)
-        self._listing = asyncio.Lock()
-
-    def note(self, inference_id: str, endpoint: dict[str, Any] | None) -> None:
-        self._notes[inference_id] = (time.monotonic(), endpoint)
-        if self._endpoints is not None:
-            self._apply(inference_id, endpoint)
-
-    def _apply(self, inference_id: str, endpoint: dict[str, Any] | None) -> None:
-        assert self._endpoints is not None
-        if endpoint is None:
-            self._endpoints.pop(inference_id, None)
-        else:
-            self._endpoints[inference_id] = endpoint
-
-    async def get(self, inference_id: str, *, max_age: float) -> dict[str, Any] | None:
-        """The endpoint as of a list at most `max_age` seconds old (taken now if the last one is older)."""
-        async with self._listing:  # one list at a time per cluster, however many resources ask
-            if self._endpoints is None or time.monotonic() - self._taken_at > max_age:
-                started = time.monotonic()
-                endpoints = await self._gateway.list_endpoints()
-                self._endpoints, self._taken_at = endpoints, started
-                # What the operator did while the list was under way is newer than the list.
-                self._notes = {k: v for k, v in self._notes.items() if v[0] >= started}
-                for noted_id, (_, endpoint) in self._notes.items():
-                    self._apply(noted_id, endpoint)
-            return self._endpoints.get(inference_id)
-
-
 def _uses_endpoint(properties: Mapping[str, Any], inference_id: str) -> bool:
     for field_mapping in properties.values():
         if not isinstance(field_mapping, Mapping):
@@ -432,47 +382,3 @@ def _uses_endpoint(properties: Mapping[str, Any], inference_id: str) -> bool:
         if any(isinstance(n, Mapping) and _uses_endpoint(n.get("properties", n), inference_id) for n in nested):
             return True
     return False
-
-
-class GatewayPool:
-    """One gateway per connection source, kept for reuse (connection pooling, the negotiated version). When a
-    source's URL or credentials change (a rotated Secret), its old gateway is closed and replaced."""
-
-    def __init__(
-        self,
-        request_timeout: float = 10.0,
-        create_timeout: float = 120.0,
-        capabilities_ttl: float = 60.0,
-        max_concurrency: int = 10,
-        may_write: Callable[[], bool] = lambda: True,
-    ) -> None:
-        self._gateways: dict[str, ElasticsearchGateway] = {}  # by Connection.source
-        self._options: dict[str, Any] = {
-            "request_timeout": request_timeout,
-            "create_timeout": create_timeout,
-            "capabilities_ttl": capabilities_ttl,
-            "max_concurrency": max_concurrency,
-            "may_write": may_write,
-        }
-
-    async def get(self, connection: Connection) -> ElasticsearchGateway:
-        # By source and URL: two resources reaching one ECK Elasticsearch through two Services share a source.
-        key = f"{connection.source}\x00{connection.url}"
-        gateway = self._gateways.get(key)
-        if gateway is not None and gateway.connection.cache_key == connection.cache_key:
-            return gateway
-        try:
-            fresh = ElasticsearchGateway(connection, **self._options)
-        except (ValueError, ssl.SSLError) as err:  # a URL the client cannot use (a bad port), a CA it cannot load
-            raise ConfigurationError(
-                f"the Elasticsearch connection of {connection.source} is unusable: {err}"
-            ) from None
-        self._gateways[key] = fresh
-        if gateway is not None:  # credentials rotated: the old client goes once it is out of the pool
-            await gateway.close()
-        return fresh
-
-    async def close(self) -> None:
-        gateways, self._gateways = list(self._gateways.values()), {}
-        for gateway in gateways:
-            await gateway.close()

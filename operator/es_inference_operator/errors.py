@@ -57,7 +57,14 @@ class Referenced(ElasticsearchError):
 
 class ConfigurationError(Exception):
     """The resource points at something missing or malformed (a Secret, a key in it, a URL with credentials in
-    it), or the operator may not read it: a person must act; the operator looks again with backoff."""
+    it), or the operator may not read it: a person must act; the operator looks again with backoff.
+
+    `advice`, when given, is what a person can do about it (a command): messages put it last."""
+
+    def __init__(self, problem: str, *, advice: str | None = None) -> None:
+        super().__init__(f"{problem}. {advice}" if advice else problem)
+        self.problem = problem
+        self.advice = advice
 
 
 class NotFound(ConfigurationError):
@@ -71,3 +78,10 @@ class KubernetesUnavailable(Exception):
 class NotLeader(Exception):
     """This replica may not write to Elasticsearch: it does not hold the leader Lease, or can no longer be sure
     that it does (fencing). Nothing was sent."""
+
+
+class ClusterNotFormed(ElasticsearchError):
+    """The node answers but reports no cluster (`cluster_uuid` "_na_": not joined to a formed cluster yet).
+    Which cluster it is cannot be told, so nothing that depends on it (whose endpoint is whose) is decided."""
+
+    kind = "unavailable"

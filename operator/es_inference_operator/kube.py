@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import copy
-import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -19,7 +18,6 @@ import kubernetes
 import urllib3
 from kubernetes.client.exceptions import ApiException
 
-from . import contract
 from .errors import ConfigurationError, KubernetesUnavailable, NotFound
 
 # ECK's Elasticsearch kind, which spec.elasticsearchRef.name points at.
@@ -193,61 +191,3 @@ def _explained(err: ApiException, what: str, permission: str) -> ConfigurationEr
     if err.status in (401, 403):
         return ConfigurationError(f"the operator may not read {what}: its RBAC lacks {permission}")
     return KubernetesUnavailable(f"reading {what} failed: {err.status} {err.reason}")
-
-
-class EventPoster:
-    """Events for what the periodic check finds, posted as kopf posts its own (core v1, the operator as source)."""
-
-    def __init__(self, api_client: kubernetes.client.ApiClient) -> None:
-        self._core = kubernetes.client.CoreV1Api(api_client)
-
-    async def post(self, involved: dict[str, Any], event_type: str, reason: str, message: str) -> None:
-        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        body: Any = {
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {"generateName": f"{involved['name']}.", "namespace": involved["namespace"]},
-            "involvedObject": involved,
-            "type": event_type,
-            "reason": reason,
-            "message": message[:1024],
-            "source": {"component": "es-inference-operator"},
-            "reportingComponent": "es-inference-operator",
-            "firstTimestamp": now,
-            "lastTimestamp": now,
-            "count": 1,
-        }
-        try:
-            await asyncio.to_thread(self._core.create_namespaced_event, involved["namespace"], body)
-        except (ApiException, urllib3.exceptions.HTTPError) as err:  # an Event is worth a try, not a retry
-            logging.getLogger(__name__).warning("could not post the event %s: %s", reason, err)
-
-
-class StatusWriter:
-    """Writes an InferenceEndpoint's status at once, in the middle of a reconcile, where waiting for kopf's
-    patch at the handler's end would be too late: the record of an intended create must be in etcd before the
-    PUT, so that an operator killed in between knows what it did when it starts again."""
-
-    def __init__(self, api_client: kubernetes.client.ApiClient) -> None:
-        self._custom = kubernetes.client.CustomObjectsApi(api_client)
-
-    async def patch_status(self, namespace: str, name: str, changes: dict[str, Any]) -> bool:
-        """Write `changes` into the status now; True when the object is being deleted meanwhile."""
-        if not changes:
-            return False
-        try:
-            written = await asyncio.to_thread(
-                self._custom.patch_namespaced_custom_object_status,
-                contract.GROUP,
-                contract.VERSION,
-                namespace,
-                contract.PLURAL,
-                name,
-                {"status": changes},
-                field_manager="es-inference-operator",  # who wrote it, in managedFields (as kopf names itself)
-            )
-        except ApiException as err:
-            raise _explained(err, f"inferenceendpoint {namespace}/{name}", "patch inferenceendpoints/status") from None
-        except urllib3.exceptions.HTTPError as err:
-            raise KubernetesUnavailable(f"writing the status of {namespace}/{name} failed: {err}") from None
-        return bool(isinstance(written, dict) and (written.get("metadata") or {}).get("deletionTimestamp"))

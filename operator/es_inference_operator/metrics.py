@@ -18,31 +18,22 @@ PREFIX = "es_inference_operator"
 
 BUILD_INFO = Gauge(f"{PREFIX}_build_info", "Always 1; the operator's version in a label.", ["version"])
 
-# --- Resources, by what their status says (computed at scrape time from the watched resources) -------------
-RESOURCES = Gauge(
-    f"{PREFIX}_resources",
-    "InferenceEndpoints this operator serves, by condition type, status and reason.",
-    ["condition", "status", "reason"],
+# --- Resources, by what their status says: computed at scrape time from the watched resources (collector.py) ---
+RESOURCES = f"{PREFIX}_resources"
+RESOURCES_HELP = "InferenceEndpoints this operator serves, by condition type, status and reason."
+DELETIONS_BLOCKED = f"{PREFIX}_deletions_blocked"
+DELETIONS_BLOCKED_HELP = "InferenceEndpoint deletions waiting now because pipelines or indexes reference the endpoint."
+DELETIONS_WAITING = f"{PREFIX}_deletions_waiting"
+DELETIONS_WAITING_HELP = (
+    "InferenceEndpoint deletions that wait now (keeping the finalizer), by reason (InUse: referenced)."
 )
-DELETIONS_BLOCKED = Gauge(
-    f"{PREFIX}_deletions_blocked",
-    "InferenceEndpoint deletions waiting now because pipelines or indexes reference the endpoint.",
-)
-DELETIONS_WAITING = Gauge(
-    f"{PREFIX}_deletions_waiting",
-    "InferenceEndpoint deletions that wait now (keeping the finalizer), by reason (InUse: referenced).",
-    ["reason"],
-)
-OLDEST_BLOCKED_DELETION_SECONDS = Gauge(
-    f"{PREFIX}_deletion_blocked_oldest_seconds",
+OLDEST_BLOCKED_DELETION_SECONDS = f"{PREFIX}_deletion_blocked_oldest_seconds"
+OLDEST_BLOCKED_DELETION_HELP = (
     "Seconds since the oldest deletion still blocked by references was asked for (its deletionTimestamp); "
-    "0 when none is blocked.",
+    "0 when none is blocked."
 )
-RESOURCE_INFO = Gauge(
-    f"{PREFIX}_resource_info",
-    "One series per InferenceEndpoint (only with OPERATOR_METRICS_PER_RESOURCE=true), value 1.",
-    ["namespace", "name", "inference_id", "ready", "reason"],
-)
+RESOURCE_INFO = f"{PREFIX}_resource_info"
+RESOURCE_INFO_HELP = "One series per InferenceEndpoint (only with OPERATOR_METRICS_PER_RESOURCE=true), value 1."
 
 # --- Reconciles ---------------------------------------------------------------------------------------------
 RECONCILES = Counter(

@@ -29,6 +29,15 @@ class ElasticsearchRef:
     service_name: str | None = None
     credentials_secret_name: str | None = None  # with name: a Secret of the user's instead of ECK's elastic user
 
+    def lane(self, namespace: str) -> str:
+        """Which Elasticsearch this names, as far as the spec tells without reading anything: the work queue's
+        lane (a cluster that hangs holds only its own lane's workers)."""
+        if self.secret_name:
+            return f"secret:{namespace}/{self.secret_name}"
+        if self.name:
+            return f"eck:{self.namespace or namespace}/{self.name}"
+        return "default"
+
 
 @dataclass(frozen=True)
 class DesiredEndpoint:

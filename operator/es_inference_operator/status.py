@@ -1,7 +1,5 @@
-"""What the status says for each outcome, and the one place that writes it (through kopf's patch).
-
-Nothing is written when nothing changed, and Kubernetes Events go out on transitions only.
-"""
+"""What the status says for each outcome, what a change of it is as a merge patch, and which transitions are
+worth an Event (pure; kube_writer.ResourceWriter sends them)."""
 
 from __future__ import annotations
 
@@ -10,9 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import kopf
-
-from . import contract
+from . import contract, messages
 from .conditions import FALSE, TRUE, Condition, find, merge_conditions
 from .decisions import References
 
@@ -81,10 +77,7 @@ def reconciling(reason: str, message: str) -> StatusUpdate:
 
 
 def conflict(inference_id: str, winner: str) -> StatusUpdate:
-    message = (
-        f"{winner} already manages inference endpoint {inference_id} on this Elasticsearch; this resource "
-        f"leaves the endpoint alone (also when deleted) until that one is gone"
-    )
+    message = messages.conflict(inference_id, winner)
     update = not_ready("Conflict", message, retrying=False)
     return StatusUpdate(
         conditions=(*update.conditions, Condition(contract.CONFLICT, TRUE, "InferenceIdClaimed", message)),
@@ -217,30 +210,6 @@ def transition_events(status: Mapping[str, Any], update: StatusUpdate, *, deleti
         ):
             events.append((event_type, cond.reason, cond.message))
     return events
-
-
-def write_status(
-    body: kopf.Body,
-    patch: kopf.Patch,
-    update: StatusUpdate,
-    *,
-    generation: int | None,
-    base: Mapping[str, Any],
-    events: Iterable[tuple[str, str, str]] = (),
-) -> dict[str, Any]:
-    """Put `update` into kopf's patch if it changes the status; post `events` and one for each transition.
-
-    `base` is the status as last written (the body's, or newer when the reconcile wrote some itself); the status
-    as this patch leaves it is returned. A step's own event (Created, Updated, ...) says more than the Ready
-    transition it causes: that one is not posted.
-    """
-    changes = status_changes(base, update, generation=generation)
-    for key, value in changes.items():
-        patch.status[key] = value
-    deleting = bool(body.get("metadata", {}).get("deletionTimestamp"))
-    for event_type, reason, message in events_to_post(base, update, deleting=deleting, own=events):
-        kopf.event(body, type=event_type, reason=reason, message=message)
-    return applied(base, changes)
 
 
 def events_to_post(

@@ -15,6 +15,7 @@ InferenceEndpoint must not use it as a deputy to reach more than they could them
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from . import contract
 from .errors import ConfigurationError
@@ -22,17 +23,32 @@ from .errors import ConfigurationError
 
 class ReferenceNotAllowed(ConfigurationError):
     """The spec names a Secret or an Elasticsearch that has not opted in: nothing is read from it or sent. A person
-    must act (label the Secret, annotate the Elasticsearch); the resync looks again."""
+    must act (label the Secret, annotate the Elasticsearch); the operator looks again within seconds."""
 
 
-def secret_refusal(namespace: str, name: str, labels: Mapping[str, str] | None, used_for: str) -> str | None:
+@dataclass(frozen=True)
+class Refusal:
+    """Why a reference is refused, and the command its owner runs to allow it."""
+
+    problem: str
+    advice: str
+
+    def __str__(self) -> str:
+        return f"{self.problem}. {self.advice}"
+
+    def error(self) -> ReferenceNotAllowed:
+        return ReferenceNotAllowed(self.problem, advice=self.advice)
+
+
+def secret_refusal(namespace: str, name: str, labels: Mapping[str, str] | None, used_for: str) -> Refusal | None:
     """Why Secret `namespace/name` may not be used for `used_for` (None: it may)."""
     if (labels or {}).get(contract.ALLOW_REFERENCE_LABEL) == "true":
         return None
-    return (
+    return Refusal(
         f"Secret {namespace}/{name} ({used_for}) has not opted in to use by InferenceEndpoints, so the operator "
-        f"neither reads it nor sends anything to Elasticsearch. If the Secret is meant for this, its owner runs: "
-        f"kubectl label secret -n {namespace} {name} {contract.ALLOW_REFERENCE_LABEL}=true"
+        f"neither reads it nor sends anything to Elasticsearch",
+        f"If the Secret is meant for this, its owner runs: "
+        f"kubectl label secret -n {namespace} {name} {contract.ALLOW_REFERENCE_LABEL}=true",
     )
 
 
@@ -44,7 +60,7 @@ def allowed_namespaces(annotations: Mapping[str, str] | None) -> frozenset[str]:
 
 def elasticsearch_refusal(
     resource_namespace: str, es_namespace: str, es_name: str, annotations: Mapping[str, str] | None
-) -> str | None:
+) -> Refusal | None:
     """Why a resource in `resource_namespace` may not use ECK's Elasticsearch `es_namespace/es_name` (None: it
     may)."""
     if es_namespace == resource_namespace:
@@ -53,8 +69,9 @@ def elasticsearch_refusal(
     if "*" in allowed or resource_namespace in allowed:
         return None
     listed = ",".join(sorted(allowed | {resource_namespace}))
-    return (
+    return Refusal(
         f"Elasticsearch {es_namespace}/{es_name} is in another namespace and does not accept references from "
-        f"namespace {resource_namespace}. To allow them, its owner runs: kubectl annotate elasticsearch -n "
-        f"{es_namespace} {es_name} --overwrite {contract.ALLOWED_NAMESPACES_ANNOTATION}={listed}"
+        f"namespace {resource_namespace}",
+        f"To allow them, its owner runs: kubectl annotate elasticsearch -n "
+        f"{es_namespace} {es_name} --overwrite {contract.ALLOWED_NAMESPACES_ANNOTATION}={listed}",
     )

@@ -51,7 +51,12 @@ def test_a_referenced_endpoint_blocks_then_goes_once_the_pipeline_is_gone(stack:
     assert "kubectl annotate" in blocked["message"] and "inference.es-operator.dev/force=true" in blocked["message"]
     obj = kube.get("e5")
     assert obj["metadata"]["finalizers"] == [FINALIZER]
-    assert obj["status"]["references"] == {"pipelines": ["embed-docs"], "indexes": []}
+    assert obj["status"]["references"] == {
+        "pipelines": ["embed-docs"],
+        "indexes": [],
+        "pipelineCount": 1,
+        "indexCount": 0,
+    }
     assert stack.endpoint("e5") is not None
     assert "InUse" in kube.run("get", "iep", "e5").stdout  # the Deletion column
 
@@ -60,11 +65,11 @@ def test_a_referenced_endpoint_blocks_then_goes_once_the_pipeline_is_gone(stack:
     wait_for(
         "the wait in the operator's log",
         lambda: (
-            "Handler 'delete-endpoint' is waiting: inference endpoint e5 is referenced" in stack.operator.log_text()
+            f"{kube.namespace}/e5: deletion waits: inference endpoint e5 is referenced" in stack.operator.log_text()
         ),
         timeout=10,
     )
-    assert "failed temporarily: waiting" not in stack.operator.log_text()
+    assert "failed temporarily" not in stack.operator.log_text() and "Traceback" not in stack.operator.log_text()
 
     warnings = [e for e in kube.events("e5") if e["type"] == "Warning" and e["reason"] == "InUse"]
     assert len(warnings) == 1 and warnings[0].get("count", 1) == 1
@@ -157,7 +162,8 @@ def test_a_semantic_text_index_blocks_the_deletion(stack: Stack, kube: Kube) -> 
     kube.run("delete", "iep", "e5", "--wait=false")
     blocked = kube.wait_condition("e5", "DeletionBlocked")
     assert "articles" in blocked["message"]
-    assert kube.get("e5")["status"]["references"] == {"pipelines": [], "indexes": ["articles"]}
+    refs = kube.get("e5")["status"]["references"]
+    assert refs == {"pipelines": [], "indexes": ["articles"], "pipelineCount": 0, "indexCount": 1}
     stack.es_call("DELETE", "/articles")
     kube.wait_gone("e5", timeout=60)
 
@@ -232,8 +238,9 @@ def test_the_blocked_deletion_gauge_counts(stack: Stack, kube: Kube) -> None:
     assert stack.operator is not None
     metrics = stack.metrics()
     assert "es_inference_operator_deletions_blocked 1.0" in metrics
-    assert 'es_inference_operator_reconciles_total{operation="reconcile",outcome="success"} 1.0' in metrics
-    assert 'es_inference_operator_reconciles_total{operation="delete",outcome="blocked"}' in metrics
+    assert 'es_inference_operator_deletions_waiting{reason="InUse"} 1.0' in metrics
+    assert 'es_inference_operator_reconciles_total{operation="reconcile",outcome="success"}' in metrics
+    assert 'es_inference_operator_reconciles_total{operation="delete",outcome="requeue"}' in metrics
     assert 'operation="dry_run_delete"' in metrics
 
 

@@ -17,7 +17,8 @@ def test_8_15_dry_run_lists_pipelines_only(stack: Stack, kube: Kube) -> None:
     kube.run("delete", "iep", "e5", "--wait=false")
     blocked = kube.wait_condition("e5", "DeletionBlocked")
     assert "embed" in blocked["message"] and "indexes" not in blocked["message"]
-    assert kube.get("e5")["status"]["references"] == {"pipelines": ["embed"], "indexes": []}
+    refs = kube.get("e5")["status"]["references"]
+    assert refs == {"pipelines": ["embed"], "indexes": [], "pipelineCount": 1, "indexCount": 0}
     stack.es_call("DELETE", "/_ingest/pipeline/embed")
     kube.wait_gone("e5", timeout=60)
 

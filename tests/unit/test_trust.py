@@ -32,8 +32,8 @@ def test_a_secret_is_used_only_when_its_label_opts_in(labels: dict[str, str] | N
 def test_a_refused_secret_says_what_to_run() -> None:
     refusal = secret_refusal("team-a", "openai", {}, "serviceSettingsSecretRefs")
     assert refusal is not None
-    assert "Secret team-a/openai (serviceSettingsSecretRefs)" in refusal
-    assert refusal.endswith(f"kubectl label secret -n team-a openai {LABEL}=true")
+    assert "Secret team-a/openai (serviceSettingsSecretRefs)" in str(refusal)
+    assert str(refusal).endswith(f"kubectl label secret -n team-a openai {LABEL}=true")
 
 
 @pytest.mark.parametrize(
@@ -76,5 +76,5 @@ def test_an_elasticsearch_in_another_namespace_must_allow_it(
 def test_a_refused_elasticsearch_says_how_to_allow_it_keeping_the_namespaces_allowed_already() -> None:
     refusal = elasticsearch_refusal("team-a", "search", "shared", {ANNOTATION: "team-b"})
     assert refusal is not None
-    assert "Elasticsearch search/shared" in refusal and "namespace team-a" in refusal
-    assert refusal.endswith(f"kubectl annotate elasticsearch -n search shared --overwrite {ANNOTATION}=team-a,team-b")
+    assert "Elasticsearch search/shared" in str(refusal) and "namespace team-a" in str(refusal)
+    assert str(refusal).endswith(f"kubectl annotate elasticsearch -n search shared --overwrite {ANNOTATION}=team-a,team-b")

@@ -1,0 +1,403 @@
+"""The managed reconciler: one resource, one pass, in Crossplane's order. Both paths read as observe -> decide ->
+act: connect (external.Connector), observe (ExternalClient.observe), decide (decisions.py, pure), act (one call to
+Elasticsearch, the ownership record around it), then one status write (kube_writer.ResourceWriter).
+
+    reconcile(key) -> the store's version of the object
+      not deleting: converge()  connect, claims, observe, then create | adopt | update | report | in line
+      deleting:     finalize()  policy, connect, observe, then release | force-delete | dry run, delete, release
+
+Every pass ends with a Result that tells the work queue when to look again; nothing waits in here.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+from . import contract, messages, status
+from .arbitration import ClaimArbiter
+from .config import OperatorConfig
+from .decisions import (
+    DeletionStep,
+    References,
+    Step,
+    create_refused,
+    plan_deletion,
+    poll_delay,
+    ready_at,
+    release_without_elasticsearch,
+    retry_delay,
+)
+from .errors import NotLeader, Referenced, Rejected
+from .external import Connector, ExternalClient, Observation
+from .kube import KubeReader
+from .kube_writer import EventTuple, ObjectGone, ResourceWriter, StaleObject
+from .ownership import ADOPTED, CREATED, Ownership, cluster_changed
+from .spec import effective_deletion_policy, is_forced
+from .store import Key, Resource, ResourceStore
+from .sweep import ReferenceSweep
+from .verdicts import Phase, Recheck, classify
+
+log = logging.getLogger(__name__)
+
+FIX_RECHECK_SECONDS = 5.0  # a wait for a person's fix (a label, a Secret) is looked at again this often at most
+_WAIT_BUCKETS = (5, 15, 30, 60, 120, 300, 600, 1800)  # "checked again within ..." in few distinct words
+_PASS_THROUGH = (StaleObject, ObjectGone, NotLeader)
+
+
+@dataclass(frozen=True)
+class Result:
+    """What the work queue does next with the key (controller.py)."""
+
+    requeue_after: float | None = None  # look again after this long; None: only when an event brings it back
+    failed: bool = False  # a failure: the key's backoff grows; otherwise it starts again
+    outcome: str = "success"  # for metrics: success, requeue (waiting on purpose), error, stalled
+
+
+AGAIN = Result(requeue_after=0.0, outcome="requeue")  # the object changed under a write: once more, at once
+GONE = Result(outcome="success")
+
+
+class ManagedReconciler:
+    def __init__(
+        self,
+        config: OperatorConfig,
+        store: ResourceStore,
+        connector: Connector,
+        arbiter: ClaimArbiter,
+        writer: ResourceWriter,
+        kube: KubeReader,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.connector = connector
+        self.arbiter = arbiter
+        self.writer = writer
+        self.kube = kube
+        self.sweep = ReferenceSweep(config.references_seconds, config.reference_checks_per_second)
+
+    async def reconcile(self, key: Key, attempt: int = 0) -> Result:
+        obj = self.store.get(key)
+        if obj is None:
+            return GONE
+        try:
+            return await (self.finalize(obj, attempt) if obj.deleting else self.converge(obj, attempt))
+        except StaleObject:
+            return AGAIN
+        except ObjectGone:
+            return GONE
+
+    # --- Create, adopt, update ---------------------------------------------------------------------------------
+
+    async def converge(self, obj: Resource, attempt: int) -> Result:
+        try:
+            client = await self.connector.connect(obj, self._reader_for(obj), secrets=True)  # connect
+            obj, ownership = await self._leave_other_cluster(obj, client)
+            winner = await self.arbiter.winner_over(obj, client.capabilities)
+            if winner is not None:  # never touch the endpoint; looked at again when the winner goes
+                update = status.conflict(obj.inference_id, f"{winner.namespace}/{winner.name}")
+                return await self._settle(obj, update, outcome="stalled")
+            secrets_changed = dict(obj.status.get("secretVersions") or {}) != dict(client.secret_versions)
+            drift_check = ready_at(obj.status, obj.generation) and not secrets_changed
+            observation = await client.observe(ownership, secrets_changed=secrets_changed, drift_check=drift_check)
+            step = observation.plan.step  # decide
+            if step is Step.CREATE:  # act
+                return await self._create(obj, client, ownership)
+            if step is Step.ADOPT:
+                return await self._adopt(obj, client, observation)
+            if step is Step.UPDATE:
+                return await self._update(obj, client, ownership, observation)
+            if step is not Step.IN_LINE:
+                return await self._report(obj, client, ownership, observation)
+            return await self._in_line(obj, client, ownership, observation)
+        except _PASS_THROUGH:
+            raise
+        except Exception as err:
+            return await self._failed(obj, err, Phase.RECONCILE, attempt)
+
+    async def _create(self, obj: Resource, client: ExternalClient, ownership: Ownership | None) -> Result:
+        desired = obj.desired
+        if create_refused(obj.status, obj.generation, client.secret_versions):
+            return await self._settle(obj, status.StatusUpdate(), outcome="stalled")  # the status says why
+        obj = await self.writer.add_finalizer(obj)
+        # The intent, before the PUT: an operator that dies before it hears the answer knows, when it starts
+        # again, that the endpoint it then finds with these settings is its own. The same write says the new
+        # generation is being worked on (kstatus, Flux and Argo CD see InProgress).
+        intent = Ownership.intent(desired, client.cluster)
+        creating = status.reconciling("Creating", f"creating inference endpoint {desired.inference_id}")
+        fields = {"ownership": intent.as_status(), "secretVersions": dict(client.secret_versions)}
+        obj = await self.writer.write_status(obj, replace(creating, fields=fields))
+        if obj.deleting:
+            return AGAIN  # deleted meanwhile: create nothing; the deletion finds the intent and no endpoint
+        try:
+            created = await client.create()
+        except Rejected as err:
+            if err.error_type == "resource_already_exists_exception":  # made by somebody else since the GET
+                await self.writer.write_status(obj, status.StatusUpdate(fields={"ownership": None}))
+                return Result(requeue_after=1.0, outcome="requeue")  # observed again: whose is it?
+            return await self._failed(obj, err, Phase.RECONCILE, 0, fields={"ownership": None})
+        recreated = ownership is not None and not ownership.pending
+        event = (
+            ("Warning", "Recreated", f"inference endpoint {desired.inference_id} had been deleted outside the "
+             "operator; created it again")
+            if recreated
+            else ("Normal", "Created", f"created inference endpoint {desired.inference_id}")
+        )  # fmt: skip
+        return await self._ready(obj, client, Ownership.of(desired, client.cluster, CREATED, created), [event])
+
+    async def _adopt(self, obj: Resource, client: ExternalClient, observation: Observation) -> Result:
+        desired = obj.desired
+        assert observation.endpoint is not None
+        obj = await self.writer.add_finalizer(obj)
+        owned = Ownership.of(desired, client.cluster, ADOPTED, observation.endpoint)
+        events: list[EventTuple] = [
+            ("Normal", "Adopted", f"adopted the existing inference endpoint {desired.inference_id}")
+        ]
+        if desired.secret_refs:  # its secrets are unknown (never echoed): send ours
+            plan = client.plan(observation.endpoint, owned, secrets_changed=True)
+            if plan.step is Step.UPDATE:
+                await client.update(plan)
+        return await self._ready(obj, client, owned, events)
+
+    async def _update(
+        self, obj: Resource, client: ExternalClient, ownership: Ownership | None, observation: Observation
+    ) -> Result:
+        desired = obj.desired
+        assert ownership is not None and observation.endpoint is not None
+        obj = await self.writer.add_finalizer(obj)
+        events, ownership = self._claimed(desired, client, ownership, observation)
+        # Said before the update, which can take a while: kstatus, Flux and Argo CD see InProgress.
+        updating = status.reconciling("Updating", f"updating inference endpoint {desired.inference_id}")
+        obj = await self.writer.write_status(obj, updating)
+        await client.update(observation.plan)
+        changed = observation.plan.diff.describe() or "secrets"
+        events.append(("Normal", "Updated", f"updated {changed} of inference endpoint {desired.inference_id}"))
+        return await self._ready(obj, client, ownership, events)
+
+    async def _in_line(
+        self, obj: Resource, client: ExternalClient, ownership: Ownership | None, observation: Observation
+    ) -> Result:
+        assert ownership is not None and observation.endpoint is not None
+        obj = await self.writer.add_finalizer(obj)
+        events, ownership = self._claimed(obj.desired, client, ownership, observation)
+        return await self._ready(obj, client, ownership, events)
+
+    def _claimed(
+        self, desired: Any, client: ExternalClient, ownership: Ownership, observation: Observation
+    ) -> tuple[list[EventTuple], Ownership]:
+        """A pending create whose endpoint is there, as it sent it: the operator died before it heard the answer.
+        Otherwise the record as it is, on the cluster as it reports itself now (0.1.0 named some by URL)."""
+        assert observation.endpoint is not None
+        if ownership.pending:
+            created = Ownership.of(desired, client.cluster, CREATED, observation.endpoint)
+            return [("Normal", "Created", f"created inference endpoint {desired.inference_id}")], created
+        return [], replace(ownership, cluster=client.cluster)
+
+    async def _report(
+        self, obj: Resource, client: ExternalClient, ownership: Ownership | None, observation: Observation
+    ) -> Result:
+        """The endpoint cannot be brought in line by the operator: a person decides (kstatus Stalled)."""
+        desired, plan = obj.desired, observation.plan
+        differences = plan.diff.describe()
+        fields: dict[str, Any] = {"inferenceId": desired.inference_id, "elasticsearchVersion": client.version}
+        events: list[EventTuple] = []
+        if plan.step is Step.MISMATCH:
+            # Replaced behind the operator's back: the record of what it created stays (so the next look says the
+            # same, and a deletion knows the endpoint there now is not its own). Never created: nothing to record.
+            was_ours = ownership is not None and not ownership.pending
+            message = messages.mismatch(desired.inference_id, differences, was_ours=was_ours)
+            fields["ownership"] = ownership.as_status() if was_ours and ownership is not None else None
+            reason = "ConfigurationMismatch"
+        else:  # ours, but Elasticsearch cannot change it in place
+            assert ownership is not None
+            events, ownership = self._claimed(desired, client, ownership, observation)
+            fields["ownership"] = ownership.as_status()
+            if plan.step is Step.NEEDS_RECREATE:
+                message, reason = messages.needs_recreate(desired.inference_id, differences), "NeedsRecreate"
+            else:
+                message = messages.update_not_supported(desired.inference_id, differences, client.version)
+                reason = "UpdateNotSupported"
+        update = status.not_ready(reason, message, retrying=False, fields=fields)
+        return await self._settle(obj, update, events, outcome="stalled")
+
+    async def _ready(
+        self, obj: Resource, client: ExternalClient, ownership: Ownership, events: list[EventTuple]
+    ) -> Result:
+        """In line and ours: the status says so, with the references when it is their turn."""
+        desired = obj.desired
+        fields: dict[str, Any] = {
+            "inferenceId": desired.inference_id,
+            "elasticsearchVersion": client.version,
+            "ownership": ownership.as_status(),
+            "secretVersions": dict(client.secret_versions),
+        }
+        # What uses the endpoint now (a dry run deletes nothing): status.references stays current outside
+        # deletions too, so that an admission policy can refuse `kubectl delete` at once while it is in use.
+        if self.sweep.due(obj.uid, obj.status, client.gateway.reference_checks):
+            refs = await client.references()
+            if refs is not None:
+                fields["references"] = refs.as_status()
+        return await self._settle(obj, status.ready(messages.ready(desired.inference_id), fields=fields), events)
+
+    async def _leave_other_cluster(self, obj: Resource, client: ExternalClient) -> tuple[Resource, Ownership | None]:
+        """The resource now points at another cluster (or id): what it created there stays there, recorded in
+        status.leftBehind, and here it starts as a newcomer. Recorded at once, before anything else happens."""
+        ownership = obj.ownership
+        origin = client.capabilities.url_origin
+        if not cluster_changed(ownership, client.cluster, origin, obj.inference_id):
+            return obj, ownership
+        assert ownership is not None
+        left = {"clusterUUID": ownership.cluster, "inferenceId": ownership.inference_id}
+        message = messages.left_behind(client.cluster, ownership.cluster, ownership.inference_id)
+        update = status.StatusUpdate(fields={"leftBehind": left, "ownership": None})
+        obj = await self.writer.write_status(obj, update, [("Warning", "EndpointLeftBehind", message)])
+        return obj, None
+
+    # --- Delete ---------------------------------------------------------------------------------------------------
+
+    async def finalize(self, obj: Resource, attempt: int) -> Result:
+        """Behind the finalizer. It goes only once the endpoint is gone, the policy keeps it, or it provably is not
+        this resource's to delete. A deletion that waits (references, Elasticsearch down) holds nothing: it comes
+        back through the queue at its re-check time, or at once on an event (the force annotation)."""
+        if contract.FINALIZER not in obj.finalizers:
+            return GONE
+        self.sweep.forget(obj.uid)
+        kube = self.kube.read_after(time.monotonic())  # decided on what the namespace and Secrets say now
+        desired, ownership = obj.desired, obj.ownership
+        try:
+            annotations = await kube.namespace_annotations(obj.namespace) if not desired.deletion_policy else None
+            policy = effective_deletion_policy(
+                desired.deletion_policy, annotations, self.config.default_deletion_policy
+            )
+            reason = release_without_elasticsearch(policy=policy, ownership=ownership)
+            if reason is not None:  # nothing of this resource's to delete: Elasticsearch is not asked
+                return await self._release(obj, reason)
+            assert ownership is not None
+            client = await self.connector.connect(obj, kube, secrets=False)  # connect
+            here = ownership.recorded_on(client.cluster, client.capabilities.url_origin)
+            rival = here and await self.arbiter.winner_over(obj, client.capabilities) is not None
+            observed = await client.get() if here else None  # observe
+            plan = plan_deletion(  # decide
+                ownership=ownership,
+                capabilities=client.capabilities,
+                observed=observed,
+                claimed_by_other=rival,
+                forced=is_forced(obj.annotations),
+            )
+            if plan.step is DeletionStep.RELEASE:  # act
+                return await self._release(obj, plan.reason)
+            if plan.step is DeletionStep.RELEASE_FOREIGN:
+                event_reason = "NotOurs" if here else "EndpointLeftBehind"
+                message = f"left inference endpoint {desired.inference_id} untouched: {plan.reason}"
+                return await self._release(obj, plan.reason, [("Warning", event_reason, message)])
+            if plan.step is DeletionStep.FORCE_DELETE:
+                await client.delete(force=True)
+                forced: EventTuple = ("Warning", "ForceDeleted", messages.force_deleted(desired.inference_id))
+                return await self._release(obj, "force-deleted", [forced])
+            refs = await client.references()
+            if refs is None:
+                return await self._release(obj, "the endpoint was already gone")
+            if refs:
+                return await self._blocked(obj, refs)
+            await client.delete(force=False)
+            return await self._release(obj, "deleted")
+        except Referenced as err:
+            # A reference appeared between the dry run and the delete: Elasticsearch refused, nothing lost.
+            message = f"{err.reason} To delete it anyway: {messages.force_command(obj.kubectl_args)}"
+            await self.writer.write_status(obj, status.deletion_blocked(None, message))
+            return Result(requeue_after=1.0, outcome="requeue")
+        except _PASS_THROUGH:
+            raise
+        except Exception as err:
+            return await self._failed(obj, err, Phase.DELETE, attempt)
+
+    async def _blocked(self, obj: Resource, refs: References) -> Result:
+        recheck = self.config.blocked_recheck_seconds
+        message = messages.blocked(obj.inference_id, refs, obj.kubectl_args, recheck)
+        await self.writer.write_status(obj, status.deletion_blocked(refs, message))
+        log.info("%s/%s: deletion waits: %s", obj.namespace, obj.name, message)
+        return Result(requeue_after=recheck, outcome="requeue")
+
+    async def _release(self, obj: Resource, reason: str, events: list[EventTuple] | None = None) -> Result:
+        log.info("%s/%s: deleted: %s; the finalizer goes", obj.namespace, obj.name, reason)
+        await self.writer.post_events(obj, events or ())
+        await self.writer.remove_finalizer(obj)
+        return GONE
+
+    # --- Outcomes ----------------------------------------------------------------------------------------------
+
+    async def _settle(
+        self,
+        obj: Resource,
+        update: status.StatusUpdate,
+        events: list[EventTuple] | None = None,
+        *,
+        outcome: str = "success",
+    ) -> Result:
+        """The pass is over: one status write (if anything changed), then the next drift check."""
+        await self.writer.write_status(obj, update, events or ())
+        return Result(requeue_after=self._poll(obj), outcome=outcome)
+
+    async def _failed(
+        self, obj: Resource, err: Exception, phase: Phase, attempt: int, *, fields: dict[str, Any] | None = None
+    ) -> Result:
+        verdict = classify(err, phase)
+        delay = self._delay(verdict.recheck, attempt, verdict.retry_after, obj)
+        words = verdict.words(self._when(verdict.recheck, delay))
+        if phase is Phase.RECONCILE:
+            keep_ready = verdict.transient and ready_at(obj.status, obj.generation)
+            update = status.not_ready(
+                verdict.reason, words, retrying=not verdict.stalled, keep_ready=keep_ready, fields=fields
+            )
+        elif verdict.stalled:
+            orphan = messages.orphan_command(obj.kubectl_args)
+            advice = f"Fix it in Elasticsearch, or let the resource go and keep the endpoint: {orphan}"
+            update = status.deletion_stalled(verdict.reason, f"{words}. {advice}")
+        else:
+            update = status.deletion_waiting(verdict.reason, self._deletion_wait_words(verdict.reason, words, obj))
+        level = logging.INFO if verdict.recheck is Recheck.POLL else logging.WARNING
+        log.log(level, "%s/%s: %s: %s", obj.namespace, obj.name, verdict.reason, words)
+        await self.writer.write_status(obj, update)
+        failed = verdict.recheck is not Recheck.POLL
+        return Result(requeue_after=delay, failed=failed, outcome="stalled" if verdict.stalled else "error")
+
+    @staticmethod
+    def _deletion_wait_words(reason: str, words: str, obj: Resource) -> str:
+        if reason in ("ConfigurationError", "KubernetesUnavailable"):
+            # The endpoint this resource created cannot be reached (its Secret gone, say): a person may let it go.
+            return (
+                f"{words}. To let the resource go and keep the endpoint in Elasticsearch: "
+                f"{messages.orphan_command(obj.kubectl_args)}"
+            )
+        return f"the endpoint is kept and the deletion retried: {words}"
+
+    def _delay(self, recheck: Recheck, attempt: int, retry_after: float | None, obj: Resource) -> float:
+        if recheck is Recheck.POLL:
+            return self._poll(obj)
+        cap = self.config.retry_cap_seconds
+        if recheck is Recheck.FIX:
+            cap = min(cap, FIX_RECHECK_SECONDS)
+        base = min(self.config.retry_base_seconds, cap)
+        return retry_delay(attempt, base=base, cap=cap, retry_after=retry_after, jitter=random.random())
+
+    def _when(self, recheck: Recheck, delay: float) -> str:
+        """When the operator looks again, in a few distinct words (a message that changed at every retry would
+        be a status write at every retry)."""
+        if recheck is Recheck.POLL:
+            return f"looked at again within {messages.duration(self.config.resync_seconds * 1.5)}"
+        bound = next((b for b in _WAIT_BUCKETS if b >= delay), delay)
+        return f"checked again within {messages.duration(bound)}"
+
+    def _poll(self, obj: Resource) -> float:
+        return poll_delay(obj.uid, self.config.resync_seconds, time.monotonic())
+
+    def _reader_for(self, obj: Resource) -> KubeReader:
+        """Fresh reads while the resource waits for a person's fix (a label, a Secret), shared by every resource
+        that reads the same object: the fix is seen at the next look, not a cache period later."""
+        reason = next((c.get("reason") for c in obj.status.get("conditions") or () if c.get("type") == "Synced"), None)
+        if reason in ("ReferenceNotAllowed", "ConfigurationError"):
+            return self.kube.read_after(time.monotonic() - FIX_RECHECK_SECONDS)
+        return self.kube

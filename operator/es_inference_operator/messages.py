@@ -1,0 +1,99 @@
+"""The words users read in conditions and Events, in one place. Lists are bounded: a status is one etcd object
+and a condition message at most 32,768 characters (the CRD's limit), and a person reads the first few names."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from . import contract
+from .decisions import References
+
+NAMED_AT_MOST = 5  # names of each kind shown in a message
+
+
+def named(items: Sequence[str], limit: int = NAMED_AT_MOST) -> str:
+    """`a, b, c` or `a, b, c, d, e and 795 more`."""
+    shown = ", ".join(items[:limit])
+    rest = len(items) - limit
+    return f"{shown} and {rest} more" if rest > 0 else shown
+
+
+def duration(seconds: float) -> str:
+    """'8 s', '90 s', '2 min'."""
+    if seconds < 100:
+        return f"{max(1, round(seconds))} s"
+    return f"{round(seconds / 60)} min"
+
+
+def force_command(kubectl_args: str) -> str:
+    return f"kubectl annotate {kubectl_args} {contract.FORCE_ANNOTATION}=true"
+
+
+def orphan_command(kubectl_args: str) -> str:
+    return f"kubectl patch {kubectl_args} --type=merge -p " + '\'{"spec":{"deletionPolicy":"Orphan"}}\''
+
+
+def blocked(inference_id: str, refs: References, kubectl_args: str, recheck_seconds: float) -> str:
+    """What references the endpoint, how to force the deletion, and when the operator looks again."""
+    parts = []
+    if refs.pipelines:
+        parts.append(f"ingest pipelines [{named(refs.pipelines)}]")
+    if refs.indexes:
+        parts.append(f"semantic_text indexes [{named(refs.indexes)}]")
+    return (
+        f"inference endpoint {inference_id} is referenced by {' and '.join(parts)}; the deletion waits until "
+        f"they stop using it (checked again every {round(recheck_seconds)} s). To delete it anyway (they will "
+        f"point at a missing endpoint): {force_command(kubectl_args)}"
+    )
+
+
+def ready(inference_id: str) -> str:
+    # The same words every time: a status that does not change is not written again.
+    return f"inference endpoint {inference_id} exists in Elasticsearch and matches the spec"
+
+
+def conflict(inference_id: str, winner: str) -> str:
+    return (
+        f"{winner} already manages inference endpoint {inference_id} on this Elasticsearch; this resource leaves "
+        f"the endpoint alone (also when deleted) until that one is gone"
+    )
+
+
+def mismatch(inference_id: str, differences: str, *, was_ours: bool) -> str:
+    whose = (
+        "it was replaced outside the operator, so it is no longer this resource's"
+        if was_ours
+        else "it was not created by this resource"
+    )
+    return (
+        f"inference endpoint {inference_id} exists in Elasticsearch with another configuration (it differs in "
+        f"{differences}); {whose} and is left untouched. Delete it in Elasticsearch, or use another inferenceId"
+    )
+
+
+def needs_recreate(inference_id: str, differences: str) -> str:
+    return (
+        f"inference endpoint {inference_id} differs from the spec in {differences}, which Elasticsearch cannot "
+        f"change in place; create a new resource (another inferenceId) for the new configuration"
+    )
+
+
+def update_not_supported(inference_id: str, differences: str, version: str) -> str:
+    return (
+        f"inference endpoint {inference_id} differs from the spec in {differences or 'its secrets'}, which "
+        f"Elasticsearch {version} cannot update in place"
+    )
+
+
+def left_behind(cluster: str, old_cluster: str, inference_id: str) -> str:
+    return (
+        f"the resource now points at another Elasticsearch cluster ({cluster}); inference endpoint {inference_id} "
+        f"on cluster {old_cluster} was left there, unmanaged: delete it there by hand if it is no longer needed"
+    )
+
+
+def force_deleted(inference_id: str) -> str:
+    return (
+        f"force-deleted inference endpoint {inference_id}: pipelines or indexes that used it now point at a "
+        f"missing endpoint"
+    )
