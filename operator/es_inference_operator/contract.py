@@ -12,6 +12,10 @@ FORCE_ANNOTATION = f"{GROUP}/force"
 FORCE_ANNOTATION_BARE = "force"
 FORCE_ANNOTATIONS = (FORCE_ANNOTATION, FORCE_ANNOTATION_BARE)
 
+# Consent to take over an endpoint the resource did not create (made by curl, Terraform, an Orphan deletion).
+# Only the exact value "true" counts; there is no bare-key alias.
+ADOPT_ANNOTATION = f"{GROUP}/adopt"
+
 # A namespace annotation that sets the default deletionPolicy of the resources in it.
 NAMESPACE_DELETION_POLICY_ANNOTATION = f"{GROUP}/deletion-policy"
 

@@ -72,10 +72,11 @@ def parse_version(number: str) -> tuple[int, int, int]:
 
 class Step(enum.Enum):
     CREATE = "create"
-    ADOPT = "adopt"
+    ADOPT = "adopt"  # not made by this resource, and its owner consents (the adopt annotation): take it over
     UPDATE = "update"
     IN_LINE = "in-line"
-    MISMATCH = "mismatch"  # exists with another configuration and is not ours: touch nothing
+    ALREADY_EXISTS = "already-exists"  # not made by this resource, no consent to adopt it: touch nothing
+    MISMATCH = "mismatch"  # this resource's, but replaced behind its back: touch nothing
     NEEDS_RECREATE = "needs-recreate"  # ours, but only a new endpoint could bring it in line
     NO_UPDATE_API = "no-update-api"  # ours, updatable, but this Elasticsearch has no update API
 
@@ -95,24 +96,26 @@ def plan_reconcile(
     ownership: Ownership | None,
     secrets_changed: bool,
     capabilities: Capabilities,
+    adopt: bool = False,
 ) -> ReconcilePlan:
     """What to call to bring Elasticsearch in line with the spec.
 
     `ownership`: what this resource recorded of the endpoint on this cluster under this id (None: it never
     created nor adopted it here). `secrets_changed`: a referenced Secret is not at the version whose values
-    were last sent.
+    were last sent. `adopt`: the resource's owner consents to take over an endpoint it did not create.
     """
     if observed is None:
         return ReconcilePlan(Step.CREATE)
 
     diff = diff_endpoint(desired, observed)
-    if ownership is not None and not_ours(ownership, observed):
-        # Replaced behind the operator's back, or made by somebody else while the create was pending (it
-        # differs from what the create sent): somebody else's, never overwritten.
-        return ReconcilePlan(Step.MISMATCH, diff=diff)
-    if ownership is None:
-        # Adopt only what is identical to the spec; never overwrite somebody else's endpoint.
-        return ReconcilePlan(Step.ADOPT if diff.in_line else Step.MISMATCH, diff=diff)
+    if ownership is not None and ownership.pending and not_ours(ownership, observed):
+        ownership = None  # not what the pending create sent: made by somebody else meanwhile
+    if ownership is None or not_ours(ownership, observed):
+        # Not made by this resource (or replaced behind its back): never written to nor deleted, unless its
+        # owner asks to adopt it and it is of the same task type and service.
+        if adopt and "taskType" not in diff.fixed and "service" not in diff.fixed:
+            return ReconcilePlan(Step.ADOPT, diff=diff)
+        return ReconcilePlan(Step.ALREADY_EXISTS if ownership is None else Step.MISMATCH, diff=diff)
     if diff.fixed:
         return ReconcilePlan(Step.NEEDS_RECREATE, diff=diff)
     if diff.in_line and not secrets_changed:

@@ -19,7 +19,7 @@ from .elasticsearch_pool import GatewayPool
 from .errors import ClusterNotFormed
 from .kube import KubeReader
 from .ownership import Ownership
-from .spec import DesiredEndpoint
+from .spec import DesiredEndpoint, adopts
 from .store import Resource
 
 
@@ -45,6 +45,7 @@ class ExternalClient:
     secret_values: Mapping[str, str] = field(default_factory=dict)
     secret_versions: Mapping[str, str] = field(default_factory=dict)
     drift_max_age: float = 60.0
+    adopt: bool = False  # its owner consents to take over an endpoint it did not create
 
     @property
     def cluster(self) -> str:
@@ -80,6 +81,7 @@ class ExternalClient:
             ownership=ownership,
             secrets_changed=secrets_changed,
             capabilities=self.capabilities,
+            adopt=self.adopt,
         )
 
     async def get(self) -> dict[str, Any] | None:
@@ -139,7 +141,9 @@ class Connector:
                 f"{gateway.where} answers but is not part of a formed cluster yet (cluster_uuid _na_): which cluster "
                 f"it is cannot be told, so nothing about the endpoint is decided until it is"
             )
-        client = ExternalClient(gateway, capabilities, desired, drift_max_age=self.config.resync_seconds)
+        client = ExternalClient(
+            gateway, capabilities, desired, drift_max_age=self.config.resync_seconds, adopt=adopts(obj.annotations)
+        )
         if secrets:
             client.secret_values, client.secret_versions = await self._secret_values(obj.namespace, desired, kube)
         return client

@@ -149,26 +149,34 @@ class ManagedReconciler:
         return await self._ready(obj, client, Ownership.of(desired, client.cluster, CREATED, created), [event])
 
     async def _adopt(self, obj: Resource, client: ExternalClient, observation: Observation) -> Result:
+        """Asked for (the adopt annotation): from now on the endpoint is managed as if this resource had made it."""
         desired = obj.desired
         assert observation.endpoint is not None
         obj = await self.writer.add_finalizer(obj)
         owned = Ownership.of(desired, client.cluster, ADOPTED, observation.endpoint)
-        events: list[EventTuple] = [
-            ("Normal", "Adopted", f"adopted the existing inference endpoint {desired.inference_id}")
-        ]
-        if desired.secret_refs:  # its secrets are unknown (never echoed): send ours
-            plan = client.plan(observation.endpoint, owned, secrets_changed=True)
-            if plan.step is Step.UPDATE:
-                await client.update(plan)
-        return await self._ready(obj, client, owned, events)
+        adopted: EventTuple = ("Normal", "Adopted", f"adopted the existing inference endpoint {desired.inference_id}")
+        # Its secrets are unknown (never echoed): ours are sent.
+        plan = client.plan(observation.endpoint, owned, secrets_changed=bool(desired.secret_refs))
+        managed = Observation(observation.endpoint, plan)
+        if plan.step is Step.UPDATE:
+            return await self._update(obj, client, owned, managed, [adopted])
+        if plan.step is Step.IN_LINE:
+            return await self._ready(obj, client, owned, [adopted])
+        return await self._report(obj, client, owned, managed, [adopted])
 
     async def _update(
-        self, obj: Resource, client: ExternalClient, ownership: Ownership | None, observation: Observation
+        self,
+        obj: Resource,
+        client: ExternalClient,
+        ownership: Ownership | None,
+        observation: Observation,
+        events: list[EventTuple] | None = None,
     ) -> Result:
         desired = obj.desired
         assert ownership is not None and observation.endpoint is not None
         obj = await self.writer.add_finalizer(obj)
-        events, ownership = self._claimed(desired, client, ownership, observation)
+        claimed, ownership = self._claimed(desired, client, ownership, observation)
+        events = [*(events or []), *claimed]
         # Said before the update, which can take a while: kstatus, Flux and Argo CD see InProgress.
         updating = status.reconciling("Updating", f"updating inference endpoint {desired.inference_id}")
         obj = await self.writer.write_status(obj, updating)
@@ -197,23 +205,35 @@ class ManagedReconciler:
         return [], replace(ownership, cluster=client.cluster)
 
     async def _report(
-        self, obj: Resource, client: ExternalClient, ownership: Ownership | None, observation: Observation
+        self,
+        obj: Resource,
+        client: ExternalClient,
+        ownership: Ownership | None,
+        observation: Observation,
+        events: list[EventTuple] | None = None,
     ) -> Result:
         """The endpoint cannot be brought in line by the operator: a person decides (kstatus Stalled)."""
         desired, plan = obj.desired, observation.plan
         differences = plan.diff.describe()
         fields: dict[str, Any] = {"inferenceId": desired.inference_id, "elasticsearchVersion": client.version}
-        events: list[EventTuple] = []
-        if plan.step is Step.MISMATCH:
+        events = list(events or [])
+        if plan.step is Step.ALREADY_EXISTS:
+            message = messages.already_exists(
+                desired.inference_id, differences, obj.kubectl_args, adopt_asked=client.adopt
+            )
+            fields["ownership"] = None
+            reason = "AlreadyExists"
+        elif plan.step is Step.MISMATCH:
             # Replaced behind the operator's back: the record of what it created stays (so the next look says the
-            # same, and a deletion knows the endpoint there now is not its own). Never created: nothing to record.
-            was_ours = ownership is not None and not ownership.pending
-            message = messages.mismatch(desired.inference_id, differences, was_ours=was_ours)
-            fields["ownership"] = ownership.as_status() if was_ours and ownership is not None else None
+            # same, and a deletion knows the endpoint there now is not its own).
+            assert ownership is not None
+            message = messages.mismatch(desired.inference_id, differences)
+            fields["ownership"] = ownership.as_status()
             reason = "ConfigurationMismatch"
         else:  # ours, but Elasticsearch cannot change it in place
             assert ownership is not None
-            events, ownership = self._claimed(desired, client, ownership, observation)
+            claimed, ownership = self._claimed(desired, client, ownership, observation)
+            events += claimed
             fields["ownership"] = ownership.as_status()
             if plan.step is Step.NEEDS_RECREATE:
                 message, reason = messages.needs_recreate(desired.inference_id, differences), "NeedsRecreate"

@@ -59,15 +59,29 @@ def conflict(inference_id: str, winner: str) -> str:
     )
 
 
-def mismatch(inference_id: str, differences: str, *, was_ours: bool) -> str:
-    whose = (
-        "it was replaced outside the operator, so it is no longer this resource's"
-        if was_ours
-        else "it was not created by this resource"
+def adopt_command(kubectl_args: str) -> str:
+    return f"kubectl annotate {kubectl_args} {contract.ADOPT_ANNOTATION}=true"
+
+
+def already_exists(inference_id: str, differences: str, kubectl_args: str, *, adopt_asked: bool) -> str:
+    """An endpoint this resource did not create is there: whose it is, and how to take it over if it is yours."""
+    if adopt_asked:  # the annotation is set, but the endpoint is of another task type or service
+        return (
+            f"inference endpoint {inference_id} already exists in Elasticsearch with another task type or service "
+            f"(it differs in {differences}); it cannot be adopted and is left untouched. Use another inferenceId"
+        )
+    return (
+        f"inference endpoint {inference_id} already exists in Elasticsearch and was not created by this resource; "
+        f"it is left untouched (never written to nor deleted by this resource). If it is yours to manage from "
+        f"here: {adopt_command(kubectl_args)}"
     )
+
+
+def mismatch(inference_id: str, differences: str) -> str:
     return (
         f"inference endpoint {inference_id} exists in Elasticsearch with another configuration (it differs in "
-        f"{differences}); {whose} and is left untouched. Delete it in Elasticsearch, or use another inferenceId"
+        f"{differences}); it was replaced outside the operator, so it is no longer this resource's and is left "
+        f"untouched. Delete it in Elasticsearch, or use another inferenceId"
     )
 
 

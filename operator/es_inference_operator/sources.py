@@ -14,8 +14,8 @@ from . import contract
 from .store import Key, Resource, ResourceStore
 from .workqueue import HIGH, LOW, WorkQueue
 
-# Annotations whose change the operator acts on: the force keys (a blocked deletion goes at once).
-WATCHED_ANNOTATIONS = contract.FORCE_ANNOTATIONS
+# Annotations whose change the operator acts on at once: the force keys (a blocked deletion goes), adopt.
+WATCHED_ANNOTATIONS = (*contract.FORCE_ANNOTATIONS, contract.ADOPT_ANNOTATION)
 
 
 def worth_a_reconcile(previous: Resource | None, current: Resource) -> bool:

@@ -118,3 +118,8 @@ def is_forced(annotations: Mapping[str, str] | None) -> bool:
     """The force annotation under either key, with the value "true" exactly; anything else is not forced."""
     annotations = annotations or {}
     return any(annotations.get(key) == "true" for key in contract.FORCE_ANNOTATIONS)
+
+
+def adopts(annotations: Mapping[str, str] | None) -> bool:
+    """The adopt annotation with the value "true" exactly."""
+    return (annotations or {}).get(contract.ADOPT_ANNOTATION) == "true"

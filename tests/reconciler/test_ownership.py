@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from es_emulator import EmulatorServer, User
-from es_inference_operator.elasticsearch_gateway import GatewayPool
+from es_inference_operator.elasticsearch_pool import GatewayPool
 from testbed.stack import es_request
 
 from .world import ES_USER, World, condition, reasons, run
@@ -53,9 +53,11 @@ def test_two_urls_of_one_cluster_are_one_cluster(es: EmulatorServer) -> None:
     run(scenario)
 
 
-def test_a_throttled_secret_read_never_hands_over_a_claim(es: EmulatorServer) -> None:
-    """Read: a 429 on the winner's Secret made it look like it reached no Elasticsearch; the loser took over
-    and could delete the winner's endpoint. Only a Secret that is really gone (404) removes a claimant."""
+def test_an_owner_keeps_its_id_and_a_broken_claimant_blocks_nobody(es: EmulatorServer) -> None:
+    """Read: a 429 on the winner's Secret made it look like it reached no Elasticsearch; and a claimant whose
+    connection could not be resolved made every other claimant wait for ever. The rule: the resource that records
+    the endpoint keeps it (no Secret of its needs reading for that); a claimant whose connection does not resolve
+    counts for nothing; and an endpoint nobody here recorded is never taken without the adopt annotation."""
 
     async def scenario() -> None:
         world = World(es.url)
@@ -64,21 +66,24 @@ def test_a_throttled_secret_read_never_hands_over_a_claim(es: EmulatorServer) ->
             winner = world.apply("winner", inferenceId="shared", elasticsearchRef={"secretName": "conn"})
             await world.reconcile(winner)
             loser = world.apply("loser", inferenceId="shared")
-            # The winner's record says where it owns the endpoint: no Secret read needed to know.
+            world.kube.failing.add(("ns", "conn"))  # the owner's Secret cannot be read now: its record is enough
             await world.reconcile(loser)
             assert condition(loser, "Conflict")["status"] == "True"
-
-            winner.status.pop("ownership")  # a winner that recorded nothing yet: its Secret must be read
-            world.kube.failing.add(("ns", "conn"))
-            await world.reconcile(loser)
-            waiting = condition(loser, "Ready")
-            assert waiting["reason"] == "ClaimUnresolved" and "ns/winner" in waiting["message"]
             await world.delete(loser)
-            assert es_get(es, "shared") is not None
-            world.kube.failing.clear()
-            del world.kube.secrets["ns", "conn"]  # gone for real: the loser may now take the id
-            await world.reconcile(loser)
-            assert condition(loser, "Ready")["status"] == "True"
+            assert loser.deleted and es_get(es, "shared") is not None
+
+            # An older claimant that names a Secret that does not exist blocks nobody.
+            broken = world.apply("broken", inferenceId="other", elasticsearchRef={"secretName": "missing"})
+            await world.reconcile(broken)
+            fine = world.apply("fine", inferenceId="other")
+            await world.reconcile(fine)
+            assert condition(fine, "Ready")["status"] == "True"
+            assert condition(broken, "Ready")["reason"] == "ConfigurationError"
+            # Once it resolves, the older one finds the endpoint recorded by the other: Conflict, not a takeover.
+            world.kube.put_secret("ns", "missing", url=es.url, username=ES_USER[0], password=ES_USER[1])
+            await world.reconcile(broken)
+            assert condition(broken, "Conflict")["status"] == "True"
+            assert fine.status["ownership"]["state"] == "Created"
         finally:
             await world.close()
 
@@ -113,7 +118,7 @@ def test_another_cluster_starts_as_a_newcomer_and_says_where_the_old_endpoint_st
                 world.kube.put_secret("ns", "other", url=other.url, username=ES_USER[0], password=ES_USER[1])
                 world.apply("e5", elasticsearchRef={"secretName": "other"})
                 await world.reconcile(obj)
-                assert condition(obj, "Ready")["reason"] == "ConfigurationMismatch"
+                assert condition(obj, "Ready")["reason"] == "AlreadyExists"  # not made by it: never taken
                 assert obj.status["leftBehind"] == {"clusterUUID": es.cluster_uuid, "inferenceId": "e5"}
                 assert reasons(obj).count("EndpointLeftBehind") == 1
                 assert "ownership" not in obj.status
@@ -141,7 +146,7 @@ def test_a_crash_between_put_and_status_write_leaves_the_endpoint_ours(es: Emula
                 serviceSettings={"url": "https://example.invalid/embed"},
                 serviceSettingsSecretRefs={"api_key": {"name": "hf", "key": "api-key"}},
             )
-            await world.reconcile(obj, crash=True)
+            await world.reconcile(obj, crash_at_write=2)  # after the PUT, before its outcome is written
             assert obj.status["ownership"]["state"] == "CreatePending"
             assert es_get(es, "hf") is not None
             world.restart()
@@ -205,8 +210,8 @@ def test_an_endpoint_replaced_with_another_task_type_releases_the_finalizer(es: 
                 auth=ES_USER,
             )
             es.requests.clear()
-            result = await world.delete(obj)
-            assert result.done and "NotOurs" in reasons(obj)
+            await world.delete(obj)
+            assert obj.deleted and "NotOurs" in reasons(obj)
             assert es_get(es, "e5")["task_type"] == "sparse_embedding"
             assert not requests(es, "DELETE")
         finally:
@@ -223,11 +228,11 @@ def test_a_permanent_refusal_of_a_delete_stalls_and_says_how_to_let_go(es: Emula
             await world.reconcile(obj)
             es.faults.fail_next(5, 400)
             result = await world.delete(obj)
-            assert not result.done
+            assert not obj.deleted
             stalled = condition(obj, "Stalled")
             assert stalled["status"] == "True"
             assert "deletionPolicy" in stalled["message"] and "Orphan" in stalled["message"]
-            assert result.retry_in == world.config.retry_cap_seconds
+            assert not result.failed and result.requeue_after is not None  # looked at again at the drift pace
         finally:
             await world.close()
 
@@ -333,15 +338,20 @@ def test_on_8_15_a_semantic_text_index_holds_the_deletion(es: EmulatorServer) ->
                 auth=ES_USER,
             )
             await world.reconcile(obj)
-            assert obj.status["references"] == {"pipelines": [], "indexes": ["docs"]}
-            result = await world.delete(obj)
-            assert not result.done
+            assert obj.status["references"] == {
+                "pipelines": [],
+                "indexes": ["docs"],
+                "pipelineCount": 0,
+                "indexCount": 1,
+            }
+            await world.delete(obj)
+            assert not obj.deleted
             assert condition(obj, "DeletionBlocked")["status"] == "True"
             assert "semantic_text indexes [docs]" in condition(obj, "DeletionBlocked")["message"]
             assert es_get(es, "e5") is not None
             es_request(es.url, "DELETE", "/docs", auth=ES_USER)
-            result = await world.delete(obj)
-            assert result.done and es_get(es, "e5") is None
+            await world.reconcile(obj)
+            assert obj.deleted and es_get(es, "e5") is None
         finally:
             await world.close()
 
@@ -397,11 +407,11 @@ def test_a_rivals_broken_connection_never_blocks_the_owner(es: EmulatorServer) -
             world.kube.put_secret("ns", "nowhere", url="http://127.0.0.1:9", username="u", password="p")
             rival = world.apply("rival", inferenceId="shared", elasticsearchRef={"secretName": "nowhere"})
             await world.reconcile(rival)
-            await world.reconcile(owner, periodic=True)
+            await world.reconcile(owner)
             assert condition(owner, "Ready")["status"] == "True"
             assert "127.0.0.1:9" not in str(owner.status)
-            result = await world.delete(owner)
-            assert result.done and es_get(es, "shared") is None
+            await world.delete(owner)
+            assert owner.deleted and es_get(es, "shared") is None
         finally:
             await world.close()
 

@@ -28,7 +28,7 @@ def test_the_drift_check_of_many_endpoints_lists_once(es: EmulatorServer) -> Non
                 await world.reconcile(obj)
             es.requests.clear()
             for obj in objs:
-                await world.reconcile(obj, periodic=True)
+                await world.reconcile(obj)
             assert all(condition(obj, "Ready")["status"] == "True" for obj in objs)
             inference_requests = [r for r in es.requests if r.path.startswith("/_inference")]
             assert [(r.method, r.path) for r in inference_requests if not r.query.get("dry_run")] == [
@@ -49,15 +49,18 @@ def test_a_drift_seen_in_the_list_is_checked_fresh_before_acting(es: EmulatorSer
         try:
             other = world.apply("other")
             await world.reconcile(other)
-            await world.reconcile(other, periodic=True)  # the list is taken now: no e5 in it
+            await world.reconcile(other)  # a drift check: the list is taken now, with no e5 in it
             body = {
                 "service": "elasticsearch",
                 "service_settings": {"model_id": ".multilingual-e5-small", "num_allocations": 1, "num_threads": 1},
             }
             assert es_request(es.url, "PUT", "/_inference/text_embedding/e5", body, auth=ES_USER)[0] == 200
             obj = world.apply("e5")
+            obj.annotations["inference.es-operator.dev/adopt"] = "true"
+            await world.reconcile(obj)  # a new resource: a fresh GET, the endpoint adopted, in line
+            assert condition(obj, "Ready")["status"] == "True"
             es.requests.clear()
-            await world.reconcile(obj, periodic=True)
+            await world.reconcile(obj)  # its drift check: the list says absent; a fresh GET says otherwise
             assert count(es, "GET", "/_inference/e5") == 1
             assert count(es, "PUT", "/_inference/text_embedding/e5") == 0
             assert obj.status["ownership"]["state"] == "Adopted"
@@ -80,7 +83,7 @@ def test_dry_runs_are_spread_and_rate_limited(es: EmulatorServer) -> None:
                 await world.reconcile(obj)  # a new endpoint's references are looked at once, rate permitting
             es.requests.clear()
             for obj in objs:
-                await world.reconcile(obj, periodic=True)
+                await world.reconcile(obj)
             dry_runs = [r for r in es.requests if r.query.get("dry_run") == "true"]
             assert len(dry_runs) <= 5  # at most a second's worth of the rate, however many resources tick
         finally:

@@ -1,29 +1,39 @@
-"""A fast test bed for the Reconciler: the real steps, gateway and official client against the in-process
-Elasticsearch emulator, with Kubernetes replaced by plain dicts (Secrets, namespaces, the status as written).
+"""A fast test bed for the managed reconciler: the real reconciler, connector, arbiter, gateway and official client
+against the in-process Elasticsearch emulator, with Kubernetes replaced by plain dicts (Secrets, namespaces, the
+objects). The writer plays the API server: a status write applies a merge patch to the stored object, bumps its
+resourceVersion, and refuses a write computed from an older version (409), as kube_writer.ResourceWriter's
+precondition makes the real one do.
 
-It plays the part of kopf and the API server: each step's Result is applied to the stored status the way
-handlers._publish does, unless a test "crashes" the operator by dropping it.
+A test "crashes" the operator at the n-th status write of a pass (`crash_at_write`): that write and everything
+after it never happen, as when the process is killed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from es_inference_operator import contract, status
-from es_inference_operator.claims import ClaimRegistry
+from es_inference_operator.arbitration import ClaimArbiter
 from es_inference_operator.config import OperatorConfig
-from es_inference_operator.elasticsearch_gateway import Connection, GatewayPool
+from es_inference_operator.elasticsearch_gateway import Connection
+from es_inference_operator.elasticsearch_pool import GatewayPool
 from es_inference_operator.errors import KubernetesUnavailable, NotFound
+from es_inference_operator.external import Connector
 from es_inference_operator.kube import SecretData
-from es_inference_operator.reconciler import ClaimEntry, Reconciler, Resource, Result
-from es_inference_operator.spec import desired_endpoint
+from es_inference_operator.kube_writer import StaleObject
+from es_inference_operator.managed import ManagedReconciler, Result
+from es_inference_operator.store import Resource, ResourceStore
 
 T = TypeVar("T")
 ES_USER = ("elastic", "changeme")
+
+
+class Crash(BaseException):
+    """The operator process dies here (nothing in it catches a BaseException)."""
 
 
 class FakeKube:
@@ -59,40 +69,103 @@ class FakeKube:
         return {}
 
 
-class FakeStatusWriter:
-    """The API server's side of StatusWriter: merges each patch into the object's stored status."""
-
-    def __init__(self, world: World) -> None:
-        self.world = world
-        self.patches: list[tuple[str, dict[str, Any]]] = []
-
-    async def patch_status(self, namespace: str, name: str, changes: dict[str, Any]) -> None:
-        if changes:
-            self.patches.append((name, changes))
-            obj = self.world.objects[name]
-            obj.status = status.applied(obj.status, changes)
-
-
 @dataclass
 class StoredObject:
+    """An InferenceEndpoint as the API server holds it."""
+
     name: str
     spec: dict[str, Any]
     uid: str
     created: str
     generation: int = 1
+    resource_version: int = 1
     status: dict[str, Any] = field(default_factory=dict)
     annotations: dict[str, str] = field(default_factory=dict)
+    finalizers: list[str] = field(default_factory=list)
+    deleting: bool = False
+    deleted: bool = False  # its last finalizer went
     events: list[tuple[str, str, str]] = field(default_factory=list)
-    deleted: bool = False  # its finalizer went
+
+    def body(self) -> dict[str, Any]:
+        meta: dict[str, Any] = {
+            "name": self.name,
+            "namespace": "ns",
+            "uid": self.uid,
+            "creationTimestamp": self.created,
+            "resourceVersion": str(self.resource_version),
+            "generation": self.generation,
+            "annotations": dict(self.annotations),
+            "finalizers": list(self.finalizers),
+        }
+        if self.deleting:
+            meta["deletionTimestamp"] = "2026-11-30T01:00:00Z"
+        return {"metadata": meta, "spec": self.spec, "status": self.status}
+
+
+class FakeWriter:
+    """The API server's side of kube_writer.ResourceWriter, with its resourceVersion precondition."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.status_writes: list[tuple[str, dict[str, Any]]] = []
+        self.crash_at: int | None = None  # crash at this status write of the current pass (1 = the first)
+        self._writes_this_pass = 0
+
+    def _current(self, obj: Resource) -> StoredObject:
+        stored = self.world.objects[obj.name]
+        if str(stored.resource_version) != obj.resource_version:
+            raise StaleObject(f"{obj.name}: the object changed meanwhile")
+        return stored
+
+    def _stored(self, stored: StoredObject) -> Resource:
+        stored.resource_version += 1
+        _, current = self.world.store.observe(stored.body())
+        assert current is not None
+        return current
+
+    async def write_status(
+        self, obj: Resource, update: status.StatusUpdate, events: Iterable[tuple[str, str, str]] = ()
+    ) -> Resource:
+        changes = status.status_changes(obj.status, update, generation=obj.generation)
+        to_post = status.events_to_post(obj.status, update, deleting=obj.deleting, own=events)
+        if changes:
+            self._writes_this_pass += 1
+            if self.crash_at == self._writes_this_pass:
+                raise Crash
+            stored = self._current(obj)
+            self.status_writes.append((obj.name, changes))
+            stored.status = status.applied(stored.status, changes)
+            obj = self._stored(stored)
+        await self.post_events(obj, to_post)
+        return obj
+
+    async def add_finalizer(self, obj: Resource) -> Resource:
+        if contract.FINALIZER in obj.finalizers:
+            return obj
+        stored = self._current(obj)
+        stored.finalizers.append(contract.FINALIZER)
+        return self._stored(stored)
+
+    async def remove_finalizer(self, obj: Resource) -> None:
+        stored = self.world.objects[obj.name]
+        if contract.FINALIZER in stored.finalizers:
+            stored.finalizers.remove(contract.FINALIZER)
+        if stored.deleting and not stored.finalizers:
+            stored.deleted = True
+            self.world.store.forget(obj.key, obj.uid)
+        else:
+            self._stored(stored)
+
+    async def post_events(self, obj: Resource, events: Iterable[tuple[str, str, str]]) -> None:
+        self.world.objects[obj.name].events.extend(events)
 
 
 class World:
-    """InferenceEndpoints in namespace `ns`, reconciled by one Reconciler (one operator process)."""
+    """InferenceEndpoints in namespace `ns`, reconciled by one operator process."""
 
     def __init__(self, es_url: str, **config: Any) -> None:
         self.kube = FakeKube()
         self.objects: dict[str, StoredObject] = {}
-        self.writer = FakeStatusWriter(self)
         self.es_url = es_url
         self.config = OperatorConfig(
             default_connection=Connection(
@@ -106,7 +179,7 @@ class World:
             **config,
         )
         self.pool = GatewayPool(request_timeout=5)
-        self.reconciler = Reconciler(self.config, self.kube, self.pool, self.writer)  # type: ignore[arg-type]
+        self.restart()
         self._uids = itertools.count(1)
 
     async def close(self) -> None:
@@ -114,7 +187,17 @@ class World:
 
     def restart(self) -> None:
         """A new operator process: nothing in memory survives, only what Kubernetes and Elasticsearch hold."""
-        self.reconciler = Reconciler(self.config, self.kube, self.pool, self.writer)  # type: ignore[arg-type]
+        self.store = ResourceStore()
+        self.writer = FakeWriter(self)
+        connector = Connector(self.config, self.kube, self.pool)  # type: ignore[arg-type]
+        self.reconciler = ManagedReconciler(
+            self.config,
+            self.store,
+            connector,
+            ClaimArbiter(self.store, connector),
+            self.writer,  # type: ignore[arg-type]
+            self.kube,  # type: ignore[arg-type]
+        )
 
     def apply(self, name: str, **spec: Any) -> StoredObject:
         full_spec = {
@@ -129,62 +212,35 @@ class World:
             obj = self.objects[name] = StoredObject(name, full_spec, f"uid-{n:04d}", f"2026-11-30T00:00:{n:02d}Z")
         elif obj.spec != full_spec:
             obj.spec, obj.generation = full_spec, obj.generation + 1
+            obj.resource_version += 1
         return obj
 
-    def resource(self, obj: StoredObject) -> Resource:
-        return Resource(
-            namespace="ns",
-            name=obj.name,
-            uid=obj.uid,
-            created=obj.created,
-            spec=obj.spec,
-            status=dict(obj.status),
-            annotations=dict(obj.annotations),
-            generation=obj.generation,
-        )
+    def _watch(self) -> None:
+        """What the watch brings the store: every object's current version."""
+        for obj in self.objects.values():
+            if not obj.deleted:
+                self.store.observe(obj.body())
 
-    def body(self, obj: StoredObject) -> dict[str, Any]:
-        meta = {"name": obj.name, "namespace": "ns", "uid": obj.uid, "creationTimestamp": obj.created}
-        return {"metadata": meta, "spec": obj.spec, "status": obj.status}
+    async def reconcile(self, obj: StoredObject, *, crash_at_write: int | None = None) -> Result:
+        """One pass of the reconciler over `obj`, as the work queue runs it; `crash_at_write`: the operator dies
+        at that status write of the pass (1: the first)."""
+        self._watch()
+        self.writer.crash_at, self.writer._writes_this_pass = crash_at_write, 0
+        try:
+            return await self.reconciler.reconcile(("ns", obj.name))
+        except Crash:
+            return Result(requeue_after=None, outcome="crashed")
+        finally:
+            self.writer.crash_at = None
 
-    def claims(self, obj: StoredObject) -> list[ClaimEntry]:
-        """What the operator's claims registry holds for obj's inference id."""
-        registry = ClaimRegistry()
-        for other in self.objects.values():
-            if not other.deleted:
-                registry.observe(self.body(other))
-        return registry.claims_on(desired_endpoint(obj.name, obj.spec).inference_id)
-
-    def publish(self, obj: StoredObject, result: Result, generation: int) -> None:
-        base = result.written if result.written is not None else obj.status
-        changes = status.status_changes(base, result.update, generation=generation)
-        events = status.transition_events(base, result.update, deleting=False)
-        if result.events:  # as status.write_status does: a step's own event replaces the Ready transition's
-            events = [e for e in events if e[1] != "Available"]
-        obj.status = status.applied(base, changes)
-        obj.events.extend(events)
-        obj.events.extend(result.events)
-
-    async def reconcile(self, obj: StoredObject, *, crash: bool = False, periodic: bool = False) -> Result:
-        """One reconcile (`periodic`: the resync's); `crash`: the operator dies before kopf's final patch (what
-        it wrote itself stays)."""
-        resource = self.resource(obj)
-        result = await self.reconciler.reconcile(resource, self.claims(obj), periodic=periodic)
-        if not crash:
-            self.publish(obj, result, resource.generation or 0)
-        return result
-
-    async def delete(self, obj: StoredObject, *, crash: bool = False) -> Result:
-        resource = self.resource(obj)
-        result = await self.reconciler.delete(resource, self.claims(obj))
-        if crash:
-            return result
-        if result.done:
+    async def delete(self, obj: StoredObject, *, crash_at_write: int | None = None) -> Result:
+        """`kubectl delete` (a deletionTimestamp, or gone at once without finalizers), then one pass."""
+        if not obj.finalizers:
             obj.deleted = True
-            obj.events.extend(result.events)
-        else:
-            self.publish(obj, result, resource.generation or 0)
-        return result
+            return Result()
+        obj.deleting = True
+        obj.resource_version += 1
+        return await self.reconcile(obj, crash_at_write=crash_at_write)
 
 
 def condition(obj: StoredObject, type_: str) -> dict[str, Any]:

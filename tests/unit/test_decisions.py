@@ -7,32 +7,38 @@ from typing import Any
 import pytest
 
 from es_inference_operator.decisions import (
-    ADOPTED,
-    CREATE_PENDING,
+    REFERENCES_KEPT,
     Capabilities,
     Claim,
     DeletionStep,
-    Ownership,
     References,
     Step,
-    blocked_message,
     claim_winner,
-    cluster_changed,
     cluster_identity,
-    diff_endpoint,
-    expected_chunking_echo,
-    fixed_service_settings,
-    not_ours,
+    create_refused,
     parse_version,
     plan_deletion,
     plan_reconcile,
+    poll_delay,
+    ready_at,
     references_from_dry_run,
     release_without_elasticsearch,
     retry_delay,
 )
+from es_inference_operator.endpoint_diff import diff_endpoint, expected_chunking_echo
+from es_inference_operator.ownership import (
+    ADOPTED,
+    CREATE_PENDING,
+    Ownership,
+    cluster_changed,
+    fixed_service_settings,
+    not_ours,
+)
 from es_inference_operator.spec import DesiredEndpoint, SecretKeyRef
 
-V8_15, V8_16, V8_17, V9_1, V9_5 = (Capabilities(v) for v in [(8, 15, 0), (8, 16, 0), (8, 17, 0), (9, 1, 0), (9, 5, 0)])
+V8_15, V8_16, V8_17, V9_1, V9_5 = (
+    Capabilities(v, "c1", "http://es:9200") for v in [(8, 15, 0), (8, 16, 0), (8, 17, 0), (9, 1, 0), (9, 5, 0)]
+)
 
 DESIRED = DesiredEndpoint(
     inference_id="e5",
@@ -64,9 +70,12 @@ OWNED = Ownership(
     inference_id="e5",
     task_type="text_embedding",
     service="openai",
-    service_settings=fixed_service_settings(OBSERVED, DESIRED),
+    service_settings=fixed_service_settings(OBSERVED["service_settings"], DESIRED),
 )
-PENDING = Ownership(cluster="c1", inference_id="e5", task_type="text_embedding", service="openai", state=CREATE_PENDING)
+PENDING = Ownership.intent(DESIRED, "c1")  # what the create sent, recorded before the PUT
+LEGACY_PENDING = Ownership(  # 0.1.0 recorded no settings with its intent
+    cluster="c1", inference_id="e5", task_type="text_embedding", service="openai", state=CREATE_PENDING
+)
 
 
 @pytest.mark.parametrize(
@@ -117,42 +126,66 @@ def test_diff_in_cluster_allocations_are_updatable() -> None:
 
 
 @pytest.mark.parametrize(
-    ("seen", "ownership", "secrets_changed", "caps", "step"),
+    ("seen", "ownership", "secrets_changed", "caps", "adopt", "step"),
     [
-        (None, None, False, V9_1, Step.CREATE),
-        (None, OWNED, False, V9_1, Step.CREATE),  # deleted behind our back: create again
-        (OBSERVED, None, False, V9_1, Step.ADOPT),
-        (observed(task_settings={"user": "x"}), None, False, V9_1, Step.MISMATCH),  # not ours: never overwrite
-        (observed(service="cohere"), None, False, V9_1, Step.MISMATCH),
-        (OBSERVED, OWNED, False, V9_1, Step.IN_LINE),
-        (OBSERVED, OWNED, True, V9_1, Step.UPDATE),  # a rotated Secret
-        (OBSERVED, OWNED, True, V8_16, Step.NO_UPDATE_API),
-        (observed(task_settings={"user": "x"}), OWNED, False, V8_17, Step.UPDATE),
-        (observed(task_settings={"user": "x"}), OWNED, False, V8_15, Step.NO_UPDATE_API),
+        (None, None, False, V9_1, False, Step.CREATE),
+        (None, OWNED, False, V9_1, False, Step.CREATE),  # deleted behind our back: create again
+        # Not made by this resource: never written to, even when identical, unless adoption is asked for.
+        (OBSERVED, None, False, V9_1, False, Step.ALREADY_EXISTS),
+        (observed(task_settings={"user": "x"}), None, False, V9_1, False, Step.ALREADY_EXISTS),
+        (OBSERVED, None, False, V9_1, True, Step.ADOPT),
+        (observed(task_settings={"user": "x"}), None, False, V9_1, True, Step.ADOPT),  # then brought in line
+        (observed(service_settings={"model_id": "other"}), None, False, V9_1, True, Step.ADOPT),  # NeedsRecreate
+        (observed(service="cohere"), None, False, V9_1, True, Step.ALREADY_EXISTS),  # another service: never
+        (observed(task_type="sparse_embedding"), None, False, V9_1, True, Step.ALREADY_EXISTS),
+        (OBSERVED, OWNED, False, V9_1, False, Step.IN_LINE),
+        (OBSERVED, OWNED, True, V9_1, False, Step.UPDATE),  # a rotated Secret
+        (OBSERVED, OWNED, True, V8_16, False, Step.NO_UPDATE_API),
+        (observed(task_settings={"user": "x"}), OWNED, False, V8_17, False, Step.UPDATE),
+        (observed(task_settings={"user": "x"}), OWNED, False, V8_15, False, Step.NO_UPDATE_API),
         # Replaced outside the operator by one of another model, type or service: not ours, never overwritten.
-        (observed(service_settings={"model_id": "other"}), OWNED, False, V9_1, Step.MISMATCH),
-        (observed(task_type="sparse_embedding"), OWNED, False, V9_1, Step.MISMATCH),
+        (observed(service_settings={"model_id": "other"}), OWNED, False, V9_1, False, Step.MISMATCH),
+        (observed(task_type="sparse_embedding"), OWNED, False, V9_1, False, Step.MISMATCH),
+        # ... unless its owner asks to adopt the replacement.
+        (observed(service_settings={"model_id": "other"}), OWNED, False, V9_1, True, Step.ADOPT),
         # Ours, but the spec asks for another model since: only a new endpoint could do it.
         (
             observed(service_settings={"model_id": "other"}),
             Ownership(**{**OWNED.__dict__, "service_settings": {"model_id": "other"}}),
             False,
             V9_1,
+            False,
             Step.NEEDS_RECREATE,
         ),
-        # The operator died after asking for the create: what it finds (same type and service) is its own.
-        (OBSERVED, PENDING, False, V9_1, Step.IN_LINE),
-        (observed(task_settings={"user": "x"}), PENDING, False, V9_1, Step.UPDATE),
-        (observed(service="cohere"), PENDING, False, V9_1, Step.MISMATCH),
-        # Another model under the id while the create was pending: made by somebody else, never claimed.
-        (observed(service_settings={"model_id": "other"}), PENDING, False, V9_1, Step.MISMATCH),
+        # The operator died after asking for the create: what it finds, as it sent it, is its own.
+        (OBSERVED, PENDING, False, V9_1, False, Step.IN_LINE),
+        (observed(task_settings={"user": "x"}), PENDING, False, V9_1, False, Step.UPDATE),
+        # Not what the create sent: made by somebody else meanwhile, never claimed.
+        (observed(service="cohere"), PENDING, False, V9_1, False, Step.ALREADY_EXISTS),
+        (observed(service_settings={"model_id": "other"}), PENDING, False, V9_1, False, Step.ALREADY_EXISTS),
+        (observed(service_settings={"model_id": "other"}), LEGACY_PENDING, False, V9_1, False, Step.NEEDS_RECREATE),
     ],
 )
 def test_plan_reconcile(
-    seen: dict[str, Any] | None, ownership: Ownership | None, secrets_changed: bool, caps: Capabilities, step: Step
+    seen: dict[str, Any] | None,
+    ownership: Ownership | None,
+    secrets_changed: bool,
+    caps: Capabilities,
+    adopt: bool,
+    step: Step,
 ) -> None:
-    plan = plan_reconcile(DESIRED, seen, ownership=ownership, secrets_changed=secrets_changed, capabilities=caps)
+    plan = plan_reconcile(
+        DESIRED, seen, ownership=ownership, secrets_changed=secrets_changed, capabilities=caps, adopt=adopt
+    )
     assert plan.step is step
+
+
+def test_a_pending_create_whose_spec_changed_meanwhile_is_still_its_own() -> None:
+    """Issue 15: the intent records what the PUT sent, so an edit of the spec before the outcome is known never
+    disowns the endpoint the operator made (which would leak it)."""
+    edited = DesiredEndpoint(**{**DESIRED.__dict__, "service_settings": {"model_id": "text-embedding-3-large"}})
+    plan = plan_reconcile(edited, OBSERVED, ownership=PENDING, secrets_changed=False, capabilities=V9_1)
+    assert plan.step is Step.NEEDS_RECREATE  # ours, and the new model needs a new endpoint
 
 
 def test_an_update_resends_the_secrets_with_service_settings() -> None:
@@ -206,8 +239,11 @@ def test_release_without_elasticsearch(policy: str, ownership: Ownership | None,
         (OWNED, "c1", observed(task_settings={"user": "x"}), False, False, DeletionStep.CHECK_REFERENCES),
         (PENDING, "c1", OBSERVED, False, False, DeletionStep.CHECK_REFERENCES),
         (PENDING, "c1", None, False, False, DeletionStep.RELEASE),  # the create never happened
+        # 0.1.0 named a cluster that reported no uuid by its URL: the same URL is the same cluster.
+        (Ownership(**{**OWNED.__dict__, "cluster": "url:http://es:9200"}), "c1", OBSERVED, False, False,
+         DeletionStep.CHECK_REFERENCES),
     ],
-)
+)  # fmt: skip
 def test_plan_deletion(
     ownership: Ownership,
     cluster: str,
@@ -216,14 +252,17 @@ def test_plan_deletion(
     forced: bool,
     step: DeletionStep,
 ) -> None:
+    caps = Capabilities((9, 1, 0), cluster, "http://es:9200")
     plan = plan_deletion(
-        ownership=ownership, cluster=cluster, observed=seen, claimed_by_other=claimed_by_other, forced=forced
+        ownership=ownership, capabilities=caps, observed=seen, claimed_by_other=claimed_by_other, forced=forced
     )
     assert plan.step is step
 
 
 def test_ownership_round_trips_through_status() -> None:
     assert Ownership.from_status({"ownership": OWNED.as_status()}) == OWNED
+    assert Ownership.from_status({"ownership": PENDING.as_status()}) == PENDING
+    assert PENDING.service_settings == {"model_id": "text-embedding-3-small"}  # never the api_key
     assert Ownership.from_status({}) is None
     assert Ownership.from_status({"ownership": {"clusterUUID": ""}}) is None
 
@@ -235,7 +274,8 @@ def test_ownership_round_trips_through_status() -> None:
         (OWNED, observed(service_settings={**OBSERVED["service_settings"], "similarity": "cosine"}), False),  # added
         (OWNED, observed(service_settings={"model_id": "text-embedding-3-small", "num_allocations": 3}), False),
         (OWNED, observed(service="cohere"), True),
-        (PENDING, observed(service_settings={"model_id": "other"}), False),  # nothing echoed was recorded yet
+        (PENDING, observed(service_settings={"model_id": "other"}), True),  # not what the create sent
+        (LEGACY_PENDING, observed(service_settings={"model_id": "other"}), False),  # 0.1.0 recorded no settings
     ],
 )
 def test_not_ours(ownership: Ownership, seen: dict[str, Any], foreign: bool) -> None:
@@ -243,24 +283,27 @@ def test_not_ours(ownership: Ownership, seen: dict[str, Any], foreign: bool) -> 
 
 
 def test_cluster_changed() -> None:
-    assert not cluster_changed(None, "c1", "e5")
-    assert not cluster_changed(OWNED, "c1", "e5")
-    assert cluster_changed(OWNED, "c2", "e5")
-    assert cluster_changed(Ownership(**{**OWNED.__dict__, "state": ADOPTED}), "c1", "other-id")
+    origin = "http://es:9200"
+    assert not cluster_changed(None, "c1", origin, "e5")
+    assert not cluster_changed(OWNED, "c1", origin, "e5")
+    assert cluster_changed(OWNED, "c2", origin, "e5")
+    assert cluster_changed(Ownership(**{**OWNED.__dict__, "state": ADOPTED}), "c1", origin, "other-id")
+    legacy = Ownership(**{**OWNED.__dict__, "cluster": "url:http://es:9200"})
+    assert not cluster_changed(legacy, "c1", origin, "e5")
+    assert cluster_changed(legacy, "c1", "http://other:9200", "e5")
 
 
 @pytest.mark.parametrize(
-    ("uuid", "url", "identity"),
+    ("uuid", "identity"),
     [
-        ("dXJhbmRvbQ", "http://localhost:9200", "dXJhbmRvbQ"),
-        # Two URLs of one cluster are one cluster: the server says which it is.
-        ("dXJhbmRvbQ", "https://es.search.svc:9200", "dXJhbmRvbQ"),
-        ("_na_", "HTTPS://Es.Example.com/", "url:https://es.example.com:443"),
-        (None, "http://127.0.0.1:9200/prefix", "url:http://127.0.0.1:9200"),
+        ("dXJhbmRvbQ", "dXJhbmRvbQ"),  # two URLs of one cluster are one cluster: the server says which it is
+        ("_na_", ""),  # not formed yet: unknown, and nothing that depends on it is decided
+        (None, ""),
+        ("", ""),
     ],
 )
-def test_cluster_identity(uuid: str | None, url: str, identity: str) -> None:
-    assert cluster_identity(uuid, url) == identity
+def test_cluster_identity(uuid: str | None, identity: str) -> None:
+    assert cluster_identity(uuid) == identity
 
 
 @pytest.mark.parametrize(
@@ -318,11 +361,41 @@ def test_references_from_dry_run_sorted_and_tolerant_of_8_15() -> None:
     assert not References()
 
 
-def test_blocked_message_names_what_and_how_to_force() -> None:
-    message = blocked_message("e5", References(("p1", "p2"), ("idx",)), "-n ns inferenceendpoint/e5")
-    assert "ingest pipelines [p1, p2]" in message
-    assert "semantic_text indexes [idx]" in message
-    assert "kubectl annotate -n ns inferenceendpoint/e5 inference.es-operator.dev/force=true" in message
+def test_references_in_status_are_bounded_with_their_count() -> None:
+    refs = References(pipelines=("p",), indexes=tuple(f"idx-{i:03d}" for i in range(800)))
+    kept = refs.as_status()
+    assert kept["pipelines"] == ["p"] and kept["pipelineCount"] == 1
+    assert len(kept["indexes"]) == REFERENCES_KEPT and kept["indexCount"] == 800
+
+
+@pytest.mark.parametrize("now", [0.0, 17.3, 59.9, 1234.5])
+def test_poll_delay_keeps_each_key_at_its_moment_of_the_period(now: float) -> None:
+    delays = {key: poll_delay(key, 60.0, now) for key in ("a", "b", "c", "uid-1")}
+    assert all(30.0 <= d < 90.0 for d in delays.values())
+    # Wherever a check ran, the next is at the same moment of the period.
+    for key, delay in delays.items():
+        assert poll_delay(key, 60.0, now + delay) == pytest.approx(60.0)
+
+
+def test_ready_at_needs_ready_for_this_generation() -> None:
+    ready = {"conditions": [{"type": "Ready", "status": "True", "observedGeneration": 1}]}
+    assert ready_at(ready, 1)
+    assert not ready_at(ready, 2)  # a spec not applied yet
+    assert not ready_at({"conditions": [{"type": "Ready", "status": "False", "observedGeneration": 1}]}, 1)
+    assert not ready_at({}, 1)
+
+
+def test_a_refused_create_is_remembered_for_this_request_only() -> None:
+    refused = {
+        "conditions": [
+            {"type": "Stalled", "status": "True", "reason": "ElasticsearchRejected", "observedGeneration": 3}
+        ],
+        "secretVersions": {"key": "7"},
+    }
+    assert create_refused(refused, 3, {"key": "7"})
+    assert not create_refused(refused, 4, {"key": "7"})  # the spec changed
+    assert not create_refused(refused, 3, {"key": "8"})  # the Secret changed
+    assert not create_refused({**refused, "ownership": OWNED.as_status()}, 3, {"key": "7"})  # an update refused
 
 
 def test_claim_winner_is_the_managing_one_then_the_oldest_then_smallest_uid() -> None:

@@ -77,4 +77,6 @@ def test_a_refused_elasticsearch_says_how_to_allow_it_keeping_the_namespaces_all
     refusal = elasticsearch_refusal("team-a", "search", "shared", {ANNOTATION: "team-b"})
     assert refusal is not None
     assert "Elasticsearch search/shared" in str(refusal) and "namespace team-a" in str(refusal)
-    assert str(refusal).endswith(f"kubectl annotate elasticsearch -n search shared --overwrite {ANNOTATION}=team-a,team-b")
+    assert str(refusal).endswith(
+        f"kubectl annotate elasticsearch -n search shared --overwrite {ANNOTATION}=team-a,team-b"
+    )

@@ -1,0 +1,30 @@
+"""The words users read: bounded lists, the command last."""
+
+from __future__ import annotations
+
+from es_inference_operator import messages
+from es_inference_operator.decisions import References
+
+
+def test_a_long_list_names_a_few_and_says_how_many_more() -> None:
+    assert messages.named(["a", "b"]) == "a, b"
+    assert messages.named([f"i{n}" for n in range(800)]) == "i0, i1, i2, i3, i4 and 795 more"
+
+
+def test_a_deletion_blocked_by_800_indexes_has_a_short_message() -> None:
+    refs = References(pipelines=("embed",), indexes=tuple(f".ds-docs-2026.11.{n:04d}" for n in range(800)))
+    message = messages.blocked("e5", refs, "-n ns inferenceendpoint/e5", recheck_seconds=15)
+    assert len(message) < 600
+    assert "ingest pipelines [embed]" in message and "and 795 more" in message
+    assert "checked again every 15 s" in message
+    assert message.endswith("kubectl annotate -n ns inferenceendpoint/e5 inference.es-operator.dev/force=true")
+
+
+def test_already_exists_says_how_to_adopt() -> None:
+    message = messages.already_exists("e5", "", "-n ns inferenceendpoint/e5", adopt_asked=False)
+    assert "was not created by this resource" in message
+    assert message.endswith("kubectl annotate -n ns inferenceendpoint/e5 inference.es-operator.dev/adopt=true")
+
+
+def test_durations_in_words() -> None:
+    assert [messages.duration(s) for s in (0.2, 8, 99, 120, 1800)] == ["1 s", "8 s", "99 s", "2 min", "30 min"]

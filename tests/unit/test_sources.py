@@ -1,0 +1,65 @@
+"""Which watch events are worth a reconcile (sources.py): table-tested on Resource versions."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from es_inference_operator import contract
+from es_inference_operator.sources import concerns_other_claimants, worth_a_reconcile
+from es_inference_operator.store import Resource, ResourceStore
+
+BASE = Resource(
+    namespace="ns",
+    name="e5",
+    uid="u1",
+    resource_version="10",
+    created="2026-11-30T00:00:00Z",
+    generation=1,
+    spec={"taskType": "text_embedding", "service": "elasticsearch"},
+    status={"conditions": [{"type": "Ready", "status": "True"}]},
+    finalizers=(contract.FINALIZER,),
+)
+
+
+@pytest.mark.parametrize(
+    ("current", "worth"),
+    [
+        (replace(BASE, resource_version="11", annotations={"argocd.argoproj.io/tracking-id": "x"}), False),
+        (replace(BASE, resource_version="11", generation=2), True),  # the spec changed
+        (replace(BASE, resource_version="11", deletion_timestamp="2026-11-30T01:00:00Z"), True),
+        (replace(BASE, resource_version="11", annotations={"force": "true"}), True),
+        (replace(BASE, resource_version="11", annotations={contract.FORCE_ANNOTATION: "true"}), True),
+        (replace(BASE, resource_version="11", annotations={contract.ADOPT_ANNOTATION: "true"}), True),
+        (replace(BASE, resource_version="11", finalizers=()), True),  # somebody took the finalizer off
+        (replace(BASE, resource_version="11", status={}), True),  # somebody else wrote the status: put right
+        (replace(BASE, resource_version="11", uid="u2"), True),  # deleted and created again under the name
+    ],
+)
+def test_worth_a_reconcile(current: Resource, worth: bool) -> None:
+    assert worth_a_reconcile(BASE, current) is worth
+    assert worth_a_reconcile(None, current)
+
+
+def test_the_store_keeps_the_newest_version_and_never_goes_back() -> None:
+    store = ResourceStore()
+    body = {
+        "metadata": {"name": "e5", "namespace": "ns", "uid": "u1", "resourceVersion": "12", "generation": 1},
+        "spec": {"taskType": "text_embedding", "service": "elasticsearch"},
+    }
+    assert store.observe(body)[1] is not None
+    older = {**body, "metadata": {**body["metadata"], "resourceVersion": "11"}}
+    assert store.observe(older) == (store.get(("ns", "e5")), None)  # an event late for a version already seen
+    again = {**body, "metadata": {**body["metadata"], "uid": "u2", "resourceVersion": "5"}}
+    assert store.observe(again)[1] is not None  # another object under the same name: taken whatever its version
+    assert store.forget(("ns", "e5"), "u1") is None  # the old object's DELETED does not remove the new one
+
+
+def test_claimants_are_woken_when_an_id_is_freed_or_taken() -> None:
+    owned = replace(BASE, status={"ownership": {"clusterUUID": "c1", "inferenceId": "e5", "state": "Created"}})
+    assert concerns_other_claimants(None, BASE)
+    assert concerns_other_claimants(BASE, None)
+    assert concerns_other_claimants(BASE, owned)
+    assert concerns_other_claimants(BASE, replace(BASE, deletion_timestamp="t"))
+    assert not concerns_other_claimants(BASE, replace(BASE, annotations={"a": "b"}))
