@@ -4,8 +4,7 @@
 
 Starts what the end-to-end tests start (a real kube-apiserver + etcd, the Elasticsearch emulator, the
 operator as a process), drives each scenario through kubectl as a user would, and writes every object as
-`kubectl get -o yaml --show-managed-fields` prints it (managedFields and kopf's
-`operator.inference.es-operator.dev/*` annotations kept: that is what Argo CD sees) into
+`kubectl get -o yaml --show-managed-fields` prints it (managedFields kept: that is what Argo CD sees) into
 `resource_customizations/inference.es-operator.dev/InferenceEndpoint/testdata/`. It then writes
 `health_test.yaml` next to it, in the layout Argo CD's `go test ./util/lua/` reads.
 
@@ -15,11 +14,12 @@ health.lua against it. At the end this tool prints what health.lua says, for a q
 
 Scenarios, in three phases:
   Elasticsearch up: a Ready endpoint; a Secret not there yet; an unknown service (Elasticsearch refuses); an
-  existing endpoint with another configuration; a second claim on an inference id (Conflict); a spec change
-  Elasticsearch cannot make in place (NeedsRecreate); wrong credentials in an elasticsearchRef Secret; a
-  deletion blocked by an ingest pipeline.
-  Elasticsearch down: an endpoint created meanwhile; a Ready endpoint whose periodic check fails; a deletion
-  that waits for Elasticsearch.
+  existing endpoint the resource did not create (AlreadyExists); one replaced behind the operator's back
+  (ConfigurationMismatch); a second claim on an inference id (Conflict); a spec change Elasticsearch cannot make
+  in place (NeedsRecreate); wrong credentials in an elasticsearchRef Secret; a deletion blocked by an ingest
+  pipeline.
+  Elasticsearch down: an endpoint created meanwhile; a Ready endpoint whose periodic check fails; a spec edited
+  meanwhile (not applied: never Healthy); a deletion that waits for Elasticsearch.
   Operator stopped: a new object without status; a spec change not yet observed; a deletion not yet handled.
 """
 
@@ -46,8 +46,6 @@ from .lua_health import CHECK_DIR, REPO_ROOT, evaluate
 
 NAMESPACE = "search"
 WAIT = 30.0
-KOPF_PREFIX = "operator.inference.es-operator.dev/"
-KOPF_KEEPS = {KOPF_PREFIX + "last-handled-configuration", KOPF_PREFIX + "kopf-managed"}
 
 Expectation = Callable[[dict[str, Any]], tuple[str, str]]
 
@@ -117,16 +115,14 @@ class Session:
         print(f"captured {item.file}.yaml ({item.name}, resourceVersion {obj['metadata']['resourceVersion']})")
 
     def settled(self, name: str) -> None:
-        """Wait until kopf has no handler progress left on the object (its last bookkeeping patch)."""
+        """Wait until the object stops changing: the same resourceVersion over a few drift checks (2 s each)."""
+        seen: list[str] = []
 
-        def pending() -> list[str]:
-            annotations = self.kube.get(name)["metadata"].get("annotations", {})
-            return [k for k in annotations if k.startswith(KOPF_PREFIX) and k not in KOPF_KEEPS]
+        def unchanged() -> bool:
+            seen.append(self.kube.get(name)["metadata"]["resourceVersion"])
+            return len(seen) >= 6 and len(set(seen[-6:])) == 1
 
-        try:
-            wait_for(f"{name}: no kopf progress annotations", lambda: not pending(), timeout=10, interval=0.2)
-        except TimeoutError as err:
-            raise TimeoutError(f"{err}; still there: {pending()}") from None
+        wait_for(f"{name}: no more writes", unchanged, timeout=30, interval=1.0)
 
 
 def openai(name: str, secret_name: str = "openai-credentials", **spec: Any) -> dict[str, Any]:
@@ -160,10 +156,11 @@ def phase_elasticsearch_up(s: Session) -> None:
     k.apply(elser("existing-e5"))
     k.apply(secret("other-cluster", url=s.es.url, username="elastic", password="not-the-password"))
     k.apply(elser("wrong-credentials", elasticsearchRef={"secretName": "other-cluster"}))
-    for name in ("drifted", "in-use", "es-down-deletion", "unhandled-deletion"):
+    ready = ("drifted", "replaced", "in-use", "edited-while-es-down", "es-down-deletion", "unhandled-deletion")
+    for name in ready:
         k.apply(elser(name))
 
-    for name in ("e5-primary", "openai-embeddings", "drifted", "in-use", "es-down-deletion", "unhandled-deletion"):
+    for name in ("e5-primary", "openai-embeddings", *ready):
         k.wait_condition(name, "Ready", timeout=WAIT)
     created = k.get("e5-primary")["metadata"]["creationTimestamp"]
     wait_for(
@@ -183,13 +180,22 @@ def phase_elasticsearch_up(s: Session) -> None:
     # re-created behind the operator's back is no longer its own: that is ConfigurationMismatch, captured above.)
     k.apply(elser("drifted", serviceSettings={"model_id": ".elser_model_2", "num_allocations": 1, "num_threads": 1}))
 
+    # "replaced" is deleted and made again with another model behind the operator's back: no longer its own.
+    s.es_call("DELETE", "/_inference/replaced")
+    other_model = {
+        "service": "elasticsearch",
+        "service_settings": {"model_id": ".elser_model_2", "num_allocations": 1, "num_threads": 1},
+    }
+    assert s.es_call("PUT", "/_inference/text_embedding/replaced", other_model)[0] == 200
+
     # An ingest pipeline uses "in-use"; then the resource is deleted.
     assert s.es_call("PUT", "/_ingest/pipeline/embed-articles", pipeline_using("in-use"))[0] == 200
     k.run("delete", "inferenceendpoint", "in-use", "--wait=false")
 
     k.wait_condition("waiting-for-secret", "Ready", "False", reason="ConfigurationError", timeout=WAIT)
     k.wait_condition("unknown-service", "Ready", "False", reason="ElasticsearchRejected", timeout=WAIT)
-    k.wait_condition("existing-e5", "Ready", "False", reason="ConfigurationMismatch", timeout=WAIT)
+    k.wait_condition("existing-e5", "Ready", "False", reason="AlreadyExists", timeout=WAIT)
+    k.wait_condition("replaced", "Ready", "False", reason="ConfigurationMismatch", timeout=WAIT)
     k.wait_condition("wrong-credentials", "Ready", "False", reason="ElasticsearchAuthFailed", timeout=WAIT)
     k.wait_condition("e5-secondary", "Conflict", timeout=WAIT)
     k.wait_condition("drifted", "Ready", "False", reason="NeedsRecreate", timeout=WAIT)
@@ -202,7 +208,8 @@ def phase_elasticsearch_up(s: Session) -> None:
         Capture("progressing_secret_missing", "waiting-for-secret", progressing("Reconciling")),
         Capture("progressing_auth_failed", "wrong-credentials", progressing("Reconciling")),
         Capture("degraded_rejected", "unknown-service", degraded("Stalled")),
-        Capture("degraded_configuration_mismatch", "existing-e5", degraded("Stalled")),
+        Capture("degraded_already_exists", "existing-e5", degraded("Stalled")),
+        Capture("degraded_configuration_mismatch", "replaced", degraded("Stalled")),
         Capture("degraded_needs_recreate", "drifted", degraded("Stalled")),
         Capture("degraded_conflict", "e5-secondary", degraded("Conflict")),
         Capture("deletion_blocked", "in-use", deletion_blocked),
@@ -214,9 +221,17 @@ def phase_elasticsearch_down(s: Session) -> None:
     k = s.kube
     s.es.down()
     k.apply(elser("created-while-es-down"))
+    k.apply(
+        elser(
+            "edited-while-es-down",
+            serviceSettings={"model_id": ".multilingual-e5-small", "num_allocations": 2, "num_threads": 1},
+        )
+    )
     k.run("delete", "inferenceendpoint", "es-down-deletion", "--wait=false")
 
     k.wait_condition("created-while-es-down", "Ready", "False", reason="ElasticsearchUnavailable", timeout=WAIT)
+    # The edit cannot be applied: Ready is False for the new generation, never Ready left over from the old one.
+    k.wait_condition("edited-while-es-down", "Ready", "False", reason="ElasticsearchUnavailable", timeout=WAIT)
     k.wait_condition("es-down-deletion", "DeletionBlocked", "False", reason="ElasticsearchUnavailable", timeout=WAIT)
     # The periodic check (every 2 s here) of a Ready endpoint fails: Ready stays, Synced says why.
     k.wait_condition("openai-embeddings", "Synced", "False", reason="ElasticsearchUnavailable", timeout=WAIT)
@@ -224,6 +239,7 @@ def phase_elasticsearch_down(s: Session) -> None:
     for item in (
         Capture("progressing_elasticsearch_unavailable", "created-while-es-down", progressing("Reconciling")),
         Capture("healthy_check_failing", "openai-embeddings", healthy),
+        Capture("progressing_change_not_applied", "edited-while-es-down", progressing("Reconciling")),
         Capture("deleting_elasticsearch_unavailable", "es-down-deletion", deletion_waiting),
     ):
         s.capture(item)

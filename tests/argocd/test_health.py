@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from testbed.stack import wait_for
 from tests.support import Kube, Stack, endpoint_manifest, pipeline_using, secret
 
 from .lua_health import HEALTH_LUA, HEALTH_TEST, TESTDATA, evaluate
@@ -134,6 +135,13 @@ class Watch:
         for line in self.process.stdout:
             self.text += line
 
+    def started(self, kube: Kube) -> Watch:
+        """Once the watch sees a marker resource (kubectl prints nothing while a namespace has none): every
+        version of what is applied next is seen from its first one on."""
+        kube.apply(endpoint_manifest("watch-started", deletionPolicy="Orphan"))
+        wait_for("the watch to start", lambda: '"watch-started"' in self.text, timeout=30)
+        return self
+
     def stop(self) -> list[dict[str, Any]]:
         self.process.terminate()
         self.process.wait(10)
@@ -170,7 +178,7 @@ def statuses(objects: list[dict[str, Any]], name: str) -> list[str]:
 
 
 def test_live_objects_are_classified_as_their_conditions_say(stack: Stack, kube: Kube) -> None:
-    watch = Watch(kube)
+    watch = Watch(kube).started(kube)
     try:
         kube.apply(endpoint_manifest("e5"))
         kube.apply(endpoint_manifest("bad", service="no-such-service", serviceSettings={"model_id": "x"}))

@@ -28,9 +28,12 @@ EXPECTED = {
     "progressing_auth_failed": ("InProgress", "InProgress"),
     # A Ready endpoint whose periodic check fails: Reconciling=True (Argo CD keeps it Healthy, see docs/argocd.md).
     "healthy_check_failing": ("InProgress", "InProgress"),
+    # A spec edited while Elasticsearch was down: not applied, so never Current (nor Healthy in Argo CD).
+    "progressing_change_not_applied": ("InProgress", "InProgress"),
     # Refused by Elasticsearch, and the other Stalled cases.
     "degraded_rejected": ("Failed", "Failed"),
     "degraded_configuration_mismatch": ("Failed", "Failed"),
+    "degraded_already_exists": ("Failed", "Failed"),
     "degraded_needs_recreate": ("Failed", "Failed"),
     "degraded_conflict": ("Failed", "Failed"),
     # Deleting: kstatus says Terminating; Flux's CEL evaluator has no such state, and pruning does not wait for it.

@@ -95,6 +95,19 @@ if isTrue(stalled) then
   return hs
 end
 
+-- Ready speaks of the generation it was decided for (its own observedGeneration): Ready=True for an older
+-- generation says nothing of the current spec, which has not been applied yet (Elasticsearch down during an
+-- edit, say). Never Healthy then: a sync wave must not go on as if the change had happened.
+if isTrue(ready) and generation ~= nil and ready.observedGeneration ~= nil
+    and tonumber(ready.observedGeneration) ~= tonumber(generation) then
+  hs.status = "Progressing"
+  hs.message = "generation " .. tostring(generation) .. " is not applied yet"
+  if isFalse(synced) then
+    hs.message = hs.message .. ": " .. messageOf(synced)
+  end
+  return hs
+end
+
 -- The endpoint exists and matches the spec. A failing check of an endpoint that was in line (Elasticsearch
 -- unreachable for a while) keeps it Healthy, but says so.
 if isTrue(ready) then
