@@ -141,8 +141,10 @@ class Connector:
                 f"{gateway.where} answers but is not part of a formed cluster yet (cluster_uuid _na_): which cluster "
                 f"it is cannot be told, so nothing about the endpoint is decided until it is"
             )
+        # The cluster's list may be half a period old: a change behind the operator's back is repaired within
+        # one and a half periods, whatever the number of resources (one list per cluster per half period).
         client = ExternalClient(
-            gateway, capabilities, desired, drift_max_age=self.config.resync_seconds, adopt=adopts(obj.annotations)
+            gateway, capabilities, desired, drift_max_age=self.config.resync_seconds / 2, adopt=adopts(obj.annotations)
         )
         if secrets:
             client.secret_values, client.secret_versions = await self._secret_values(obj.namespace, desired, kube)
