@@ -94,6 +94,9 @@ class ManagedReconciler:
 
     async def converge(self, obj: Resource, attempt: int) -> Result:
         try:
+            # The finalizer first (one write in a resource's life, none with policies/finalizer-at-creation):
+            # before anything can be created for it, and a sign for health checks that the operator saw it.
+            obj = await self.writer.add_finalizer(obj)
             client = await self.connector.connect(obj, self._reader_for(obj), secrets=True)  # connect
             obj, ownership = await self._leave_other_cluster(obj, client)
             winner = await self.arbiter.winner_over(obj, client.capabilities)
@@ -122,7 +125,6 @@ class ManagedReconciler:
         desired = obj.desired
         if create_refused(obj.status, obj.generation, client.secret_versions):
             return await self._settle(obj, status.StatusUpdate(), outcome="stalled")  # the status says why
-        obj = await self.writer.add_finalizer(obj)
         # The intent, before the PUT: an operator that dies before it hears the answer knows, when it starts
         # again, that the endpoint it then finds with these settings is its own. The same write says the new
         # generation is being worked on (kstatus, Flux and Argo CD see InProgress).
@@ -152,7 +154,6 @@ class ManagedReconciler:
         """Asked for (the adopt annotation): from now on the endpoint is managed as if this resource had made it."""
         desired = obj.desired
         assert observation.endpoint is not None
-        obj = await self.writer.add_finalizer(obj)
         owned = Ownership.of(desired, client.cluster, ADOPTED, observation.endpoint)
         adopted: EventTuple = ("Normal", "Adopted", f"adopted the existing inference endpoint {desired.inference_id}")
         # Its secrets are unknown (never echoed): ours are sent.
@@ -174,7 +175,6 @@ class ManagedReconciler:
     ) -> Result:
         desired = obj.desired
         assert ownership is not None and observation.endpoint is not None
-        obj = await self.writer.add_finalizer(obj)
         claimed, ownership = self._claimed(desired, client, ownership, observation)
         events = [*(events or []), *claimed]
         # Said before the update, which can take a while: kstatus, Flux and Argo CD see InProgress.
@@ -189,7 +189,6 @@ class ManagedReconciler:
         self, obj: Resource, client: ExternalClient, ownership: Ownership | None, observation: Observation
     ) -> Result:
         assert ownership is not None and observation.endpoint is not None
-        obj = await self.writer.add_finalizer(obj)
         events, ownership = self._claimed(obj.desired, client, ownership, observation)
         return await self._ready(obj, client, ownership, events)
 
