@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import importlib.metadata
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -122,6 +123,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         ),
         asyncio.create_task(runtime.retries.run_forever(partial(_retry, runtime))),
     ]
+    metrics.BUILD_INFO.labels(importlib.metadata.version("es-inference-operator")).set(1)
     if config.metrics_port:
         prometheus_client.start_http_server(config.metrics_port)
 
