@@ -138,3 +138,12 @@ def exposed_names(scrape: str) -> set[str]:
         else:
             names.add(name)
     return names
+
+
+def declared_names() -> set[str]:
+    """The series names operator/es_inference_operator/metrics.py declares, as prometheus_client exposes them."""
+    import prometheus_client
+
+    from es_inference_operator import metrics  # noqa: F401  (declaring them registers them)
+
+    return exposed_names(prometheus_client.generate_latest().decode())

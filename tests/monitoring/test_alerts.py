@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from .support import ALERT_TESTS, ALERTS, RUNBOOK_BASE, RUNBOOKS, alert_rules, promtool
+from .support import ALERT_TESTS, ALERTS, RUNBOOK_BASE, RUNBOOKS, alert_rules, declared_names, metric_names, promtool
 
 
 def test_promtool_check_rules_accepts_the_alerts() -> None:
@@ -84,3 +84,13 @@ def test_every_alert_says_how_bad_what_where_and_links_its_runbook() -> None:
 def test_the_runbooks_have_a_section_for_each_alert_and_no_other() -> None:
     sections = re.findall(r"^## (\S+)$", RUNBOOKS.read_text(), re.MULTILINE)
     assert sorted(sections) == sorted(rule["alert"] for rule in alert_rules())
+
+
+def test_the_alerts_use_only_metrics_the_operator_declares() -> None:
+    """Names only: test_scrape.py checks them against a real scrape of the running operator."""
+    for rule in alert_rules():
+        # A description's queries are in printf's quoted format strings: every name in it counts.
+        used = metric_names(rule["expr"]) | set(
+            re.findall(r"es_inference_operator_\w+", rule["annotations"]["description"])
+        )
+        assert used and used - declared_names() - {"up"} == set(), rule["alert"]
