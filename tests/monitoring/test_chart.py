@@ -235,3 +235,20 @@ def test_the_kustomize_components_carry_monitoring_s_alerts_and_dashboard() -> N
     assert (components / "grafana-dashboard" / "dashboard.json").read_bytes() == DASHBOARD.read_bytes()
     rule = yaml.safe_load((components / "prometheusrule" / "prometheusrule.yaml").read_text())
     assert rule["spec"] == yaml.safe_load(ALERTS.read_text()), "out of date: run `make chart-sync`"
+
+
+def test_the_readme_s_helm_command_turns_on_the_monitor_the_rule_and_the_dashboard(helm: Helm) -> None:
+    text = (REPO_ROOT / "README.md").read_text()
+    section = text[text.index("## Monitoring") :]
+    section = section[: section.index("\n## ")]
+    (command,) = [
+        block.replace("\\\n", " ")
+        for block in re.findall(r"```sh\n(.*?)```", section, re.DOTALL)
+        if block.startswith("helm upgrade --install")
+    ]
+    values = [f"--set={value}" for value in re.findall(r"--set (\S+)", command)]
+    assert len(values) == 5, command
+    docs = helm.template(*values)
+    assert {"ServiceMonitor", "PrometheusRule"} <= _kinds(docs)
+    assert find(docs, "ServiceMonitor")["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert find(docs, "ConfigMap", "es-inference-operator-dashboard")["metadata"]["labels"]["grafana_dashboard"] == "1"
