@@ -42,6 +42,7 @@ test: $(STAMP)  ## the whole suite: lint, unit, emulator conformance, end to end
 	@bash testbed/build-controlplane.sh >/dev/null
 	@bash testbed/build-helm.sh >/dev/null
 	@bash testbed/build-statuscheck.sh >/dev/null
+	@bash testbed/build-promtool.sh >/dev/null
 	@set +e; $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: treated as a failure (check PYTEST_ARGS)" >&2; exit 1; fi; \
 	exit $$rc
@@ -60,17 +61,28 @@ test-fast: $(STAMP)  ## lint, unit, emulator conformance, test bed: no control p
 CHART := charts/es-inference-operator
 
 .PHONY: chart-sync
-chart-sync:  ## copy crds/ and policies/ into the Helm chart's files/ (tests/helm fails when they differ)
+chart-sync:  ## copy crds/, policies/ and monitoring/ into the chart's files/ and the Kustomize components (tests fail when they differ)
 	mkdir -p $(CHART)/files/crds
 	cp crds/inference.es-operator.dev_inferenceendpoints.yaml $(CHART)/files/crds/
 	@set -e; for policy in policies/*/; do \
 	  mkdir -p $(CHART)/files/$$policy; \
 	  for f in $$policy*.yaml; do [ "$$(basename $$f)" = kustomization.yaml ] || cp $$f $(CHART)/files/$$policy; done; \
 	done
+	mkdir -p $(CHART)/files/monitoring
+	cp monitoring/alerts.yaml monitoring/dashboard.json $(CHART)/files/monitoring/
+	cp monitoring/dashboard.json manifests/components/grafana-dashboard/dashboard.json
+	{ printf '%s\n' "# Written by make chart-sync from monitoring/alerts.yaml: edit that file, not this one." \
+	  "apiVersion: monitoring.coreos.com/v1" "kind: PrometheusRule" "metadata:" "  name: es-inference-operator" \
+	  "  namespace: es-inference-operator" "spec:"; \
+	  sed -e '/^#/d' -e '/./s/^/  /' monitoring/alerts.yaml; } >manifests/components/prometheusrule/prometheusrule.yaml
 
 .PHONY: statuscheck
 statuscheck:  ## build or find the kstatus / Flux CEL / Argo CD Lua checker the status tests run; prints its path
 	@bash testbed/build-statuscheck.sh
+
+.PHONY: promtool
+promtool:  ## build or find the promtool that checks the alerts, the dashboard's queries and a scrape; prints its path
+	@bash testbed/build-promtool.sh
 
 .PHONY: helm
 helm:  ## build or find the helm CLI the chart tests use; prints its path

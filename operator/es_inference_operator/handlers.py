@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import importlib.metadata
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +23,7 @@ from typing import Any
 import kopf
 import prometheus_client
 
-from . import collector, contract
+from . import collector, contract, metrics
 from .arbitration import ClaimArbiter
 from .config import OperatorConfig
 from .controller import Controller
@@ -105,6 +106,7 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
         pool=pool,
         metrics=collector.install(store, queue, per_resource=config.metrics_per_resource),
     )
+    metrics.BUILD_INFO.labels(importlib.metadata.version("es-inference-operator")).set(1)
     if config.metrics_port:
         prometheus_client.start_http_server(config.metrics_port)
     log.info("serving %d InferenceEndpoints with %d workers", len(store), config.max_workers)

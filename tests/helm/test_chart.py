@@ -46,17 +46,19 @@ def _server_dry_run(cp: ControlPlane, text: str) -> tuple[list[str], str]:
 # --- one source of truth --------------------------------------------------------------------------------------
 
 
-def test_the_charts_crd_and_policies_are_copies_of_crds_and_policies() -> None:
+def test_the_charts_crd_policies_and_monitoring_are_copies_of_crds_policies_and_monitoring() -> None:
     """The chart cannot read files outside itself, so it carries copies: they must be byte for byte the
     repository's own (`make chart-sync` copies them again)."""
     expected = {Path("crds") / CRD_FILE: REPO_ROOT / "crds" / CRD_FILE}
     for source in sorted((REPO_ROOT / "policies").glob("*/*.yaml")):
         if source.name != "kustomization.yaml":
             expected[source.relative_to(REPO_ROOT)] = source
+    for source in sorted((REPO_ROOT / "monitoring").iterdir()):
+        expected[source.relative_to(REPO_ROOT)] = source
     files = CHART / "files"
     present = {path.relative_to(files) for path in files.rglob("*") if path.is_file()}
     assert present == set(expected), (
-        "charts/es-inference-operator/files/ differs from crds/ and policies/: make chart-sync"
+        "charts/es-inference-operator/files/ differs from crds/, policies/ and monitoring/: make chart-sync"
     )
     drifted = [str(copy) for copy, source in expected.items() if (files / copy).read_bytes() != source.read_bytes()]
     assert not drifted, f"out of date in the chart: {drifted}; run `make chart-sync`"

@@ -49,3 +49,13 @@ chart's labels merged into its own. Call with (list $ "files/...").
 {{- $_ := set $manifest.metadata "labels" $labels }}
 {{- toYaml $manifest }}
 {{- end }}
+
+{{/*
+The relabeling of the ServiceMonitor's and the PodMonitor's targets: job="es-inference-operator" whatever the
+release or monitor is called, as the alerts (files/monitoring/alerts.yaml) and the dashboard select.
+*/}}
+{{- define "es-inference-operator.monitorRelabelings" -}}
+- action: replace
+  targetLabel: job
+  replacement: es-inference-operator
+{{- end }}
