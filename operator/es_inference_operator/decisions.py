@@ -25,6 +25,8 @@ class Capabilities:
 
     version: tuple[int, int, int]
     cluster: str = ""  # cluster_uuid, or "url:..." (see cluster_identity)
+    # GET /'s cluster_name: for people (the startup check's line), never for decisions
+    cluster_name: str = field(default="", compare=False)
 
     @property
     def has_update_api(self) -> bool:

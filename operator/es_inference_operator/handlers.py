@@ -20,7 +20,7 @@ from typing import Any
 import kopf
 import prometheus_client
 
-from . import contract, logs, metrics, persistence, resync
+from . import contract, logs, metrics, persistence, resync, startup
 from .claims import ClaimRegistry
 from .conditions import is_true
 from .config import OperatorConfig
@@ -124,6 +124,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     ]
     if config.metrics_port:
         prometheus_client.start_http_server(config.metrics_port)
+    runtime.background.append(asyncio.create_task(startup.check_elasticsearch(config, pool)))  # logs one line
 
 
 @kopf.on.cleanup()
