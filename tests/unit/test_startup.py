@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -134,3 +137,22 @@ def test_the_check_logs_one_line(es: EmulatorServer, caplog: pytest.LogCaptureFi
     assert len(caplog.records) == 1
     assert caplog.records[0].levelno == logging.WARNING
     assert "refused the username and password (user 'elastic')" in caplog.records[0].getMessage()
+
+
+def test_the_operator_refuses_to_start_with_both_kinds_in_its_environment() -> None:
+    """ELASTICSEARCH_API_KEY and ELASTICSEARCH_USERNAME together: the client would quietly use the key. The
+    operator stops before it does anything, saying which to remove."""
+    env = {
+        **os.environ,
+        "ELASTICSEARCH_URL": "http://127.0.0.1:9200",
+        "ELASTICSEARCH_API_KEY": "a-key-value",
+        "ELASTICSEARCH_USERNAME": "elastic",
+        "ELASTICSEARCH_PASSWORD": "a-password-value",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "es_inference_operator"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1
+    assert "es-inference-operator: bad configuration: the operator's environment" in result.stderr
+    assert "has both ELASTICSEARCH_API_KEY and ELASTICSEARCH_USERNAME/ELASTICSEARCH_PASSWORD" in result.stderr
+    assert "a-key-value" not in result.stderr and "a-password-value" not in result.stderr
