@@ -48,7 +48,7 @@ test: $(STAMP)  ## the whole suite: lint, unit, emulator conformance, end to end
 
 # The inner loop: the folders whose tests need no control plane, minus the e2e ones among them. Not tests/deploy
 # (it builds a wheel) nor tests/helm (it needs the helm binary); `make test` runs everything.
-FAST_TESTS := tests/unit tests/reconciler tests/emulator tests/testbed tests/argocd
+FAST_TESTS := tests/unit tests/reconciler tests/emulator tests/testbed tests/argocd tests/docs
 
 .PHONY: test-fast
 test-fast: $(STAMP)  ## lint, unit, emulator conformance, test bed: no control plane, nothing built (well under a minute)
