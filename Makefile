@@ -81,6 +81,13 @@ demo: $(STAMP)  ## start a control plane and the emulator, run the operator, pla
 	@bash testbed/build-controlplane.sh >/dev/null
 	$(PY) -m testbed.demo
 
+LOCAL_ENV ?= .testbed/env
+
+.PHONY: controlplane
+controlplane: $(STAMP)  ## a local control plane with the CRD, until Ctrl-C; `source .testbed/env` reaches it (README: Try it locally)
+	@bash testbed/build-controlplane.sh >/dev/null
+	$(PY) -m testbed --env-file $(LOCAL_ENV)
+
 .PHONY: run
 run: $(STAMP)  ## run the operator against the current kubeconfig (ELASTICSEARCH_URL etc. in the environment)
 	$(PY) -m es_inference_operator

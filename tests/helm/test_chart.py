@@ -140,7 +140,7 @@ def test_the_settings_reach_the_container(helm: Helm) -> None:
     assert env["OPERATOR_DEFAULT_DELETION_POLICY"] == "Orphan" and env["OPERATOR_RESYNC_SECONDS"] == "300"
     assert env["OPERATOR_METRICS_PORT"] == "9090"
     assert container["args"] == ["--log-format=json", "--namespace=helm-team-a", "--namespace=helm-team-b"]
-    assert container["image"] == "ghcr.io/es-inference-operator/es-inference-operator:0.1.0"  # appVersion
+    assert container["image"] == "ghcr.io/es-inference-operator/es-inference-operator:0.2.0"  # appVersion
     assert find(chart, "Service")["spec"]["ports"][0]["port"] == 9090
 
     off = helm.template("--set=metrics.enabled=false", "--set=elasticsearch.secretName=", "--set=image.tag=0.2.0")
