@@ -30,6 +30,8 @@ import pytest
 import yaml
 
 from testbed.controlplane import REPO_ROOT, ControlPlane
+from testbed.stack import wait_for
+from tests.support import Kube, Stack, endpoint_manifest, pipeline_using
 
 POLICIES = REPO_ROOT / "policies"
 FORCE = "inference.es-operator.dev/force"
@@ -550,9 +552,10 @@ def test_delete_allowed_when_forced(installed: Installed, k: Kubectl, key: str) 
 
 
 def test_the_whole_story_with_both_policies(installed: Installed, k: Kubectl) -> None:
-    """As it happens with the operator: the first delete passes (no dry run has filled status yet) and waits on
-    the finalizer; the operator writes the references; a second delete (a user again, a retried Argo CD
-    prune) is refused at once with the reason; carol may not force; alice may; the operator finishes."""
+    """A pipeline created since the operator's last reference check: the first delete passes and waits on the
+    finalizer; the operator's dry run writes the references; a second delete (a user again, a retried Argo CD
+    prune) is refused at once with the reason; carol may not force; alice may; the operator finishes.
+    (test_with_the_operator_the_first_delete_is_refused: when the sweep has seen the pipeline, even the first.)"""
     u = installed.users
     ok(k.create(endpoint("e5", finalizers=True), user=u.carol))
     k.start_deletion("e5")
@@ -581,3 +584,22 @@ def test_delete_of_several_refuses_only_the_referenced(installed: Installed, k: 
     )
     assert not k.exists("free")
     assert k.exists("used")
+
+
+def test_with_the_operator_the_first_delete_is_refused(guarded: str, installed: Installed, stack: Stack) -> None:
+    """The real operator fills status.references by its reference sweep, before anybody deletes anything: the
+    first `kubectl delete` of an endpoint in use is refused at once (docs/policies.md, docs/argocd.md)."""
+    assert stack.namespace == guarded
+    kube = Kube(stack.cp, guarded)
+    kube.apply(endpoint_manifest("e5"))
+    kube.wait_condition("e5", "Ready", timeout=60)
+    status, _ = stack.es_call("PUT", "/_ingest/pipeline/embed-docs", pipeline_using("e5"))
+    assert status == 200
+    wait_for(
+        "the sweep to record the pipeline",
+        lambda: (kube.get("e5").get("status", {}).get("references") or {}).get("pipelines") == ["embed-docs"],
+        timeout=30,
+    )
+    message = denial(kube.run("delete", "iep", "e5", check=False), installed.delete_policy)
+    assert message == delete_message(guarded, "e5", "ingest pipelines [embed-docs]")
+    assert not kube.get("e5")["metadata"].get("deletionTimestamp")
