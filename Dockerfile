@@ -1,5 +1,5 @@
 # The operator's image. Build from the repository root:
-#   docker build -t ghcr.io/es-inference-operator/es-inference-operator:0.1.0 .
+#   docker build -t ghcr.io/es-inference-operator/es-inference-operator:0.2.0 .
 # Stage 1 builds the wheels (the operator's and its pinned dependencies'); stage 2 installs them from
 # there, offline, with no compiler or pip cache, and runs as a numeric non-root user.
 

@@ -49,7 +49,7 @@ test: $(STAMP)  ## the whole suite: lint, unit, emulator conformance, end to end
 
 # The inner loop: the folders whose tests need no control plane, minus the e2e ones among them. Not tests/deploy
 # (it builds a wheel) nor tests/helm (it needs the helm binary); `make test` runs everything.
-FAST_TESTS := tests/unit tests/reconciler tests/emulator tests/testbed tests/argocd
+FAST_TESTS := tests/unit tests/reconciler tests/emulator tests/testbed tests/argocd tests/docs
 
 .PHONY: test-fast
 test-fast: $(STAMP)  ## lint, unit, emulator conformance, test bed: no control plane, nothing built (well under a minute)
@@ -92,6 +92,13 @@ helm:  ## build or find the helm CLI the chart tests use; prints its path
 demo: $(STAMP)  ## start a control plane and the emulator, run the operator, play the deletion story
 	@bash testbed/build-controlplane.sh >/dev/null
 	$(PY) -m testbed.demo
+
+LOCAL_ENV ?= .testbed/env
+
+.PHONY: controlplane
+controlplane: $(STAMP)  ## a local control plane with the CRD, until Ctrl-C; `source .testbed/env` reaches it (README: Try it locally)
+	@bash testbed/build-controlplane.sh >/dev/null
+	$(PY) -m testbed --env-file $(LOCAL_ENV)
 
 .PHONY: run
 run: $(STAMP)  ## run the operator against the current kubeconfig (ELASTICSEARCH_URL etc. in the environment)

@@ -1,9 +1,15 @@
-"""``python -m testbed [CRD folder or file]``: start a control plane with the CRDs (default: the repository's
-``crds/``), print how to reach it, and wait for Ctrl-C (or SIGTERM)."""
+"""``python -m testbed [CRD folder or file] [--env-file FILE]``: start a control plane with the CRDs (default: the
+repository's ``crds/``), print how to reach it, and wait for Ctrl-C (or SIGTERM).
+
+``--env-file FILE`` also writes the two lines other terminals ``source`` to reach it (``KUBECONFIG`` and the built
+kubectl on ``PATH``), and removes the file when the control plane stops (``make controlplane`` uses
+``.testbed/env``; README, "Try it locally")."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import shlex
 import signal
 import sys
 import time
@@ -16,20 +22,34 @@ from testbed.controlplane import ControlPlane
 
 def main(argv: Sequence[str]) -> int:
     """``python -m testbed``: start a control plane, print how to reach it, wait for Ctrl-C."""
-    crds = Path(argv[0]) if argv else REPO_ROOT / "crds"
+    parser = argparse.ArgumentParser(prog="python -m testbed", description=__doc__.split("\n\n")[0])
+    parser.add_argument("crds", nargs="?", type=Path, default=REPO_ROOT / "crds", help="CRD folder or file")
+    parser.add_argument("--env-file", type=Path, help="write `export KUBECONFIG=... PATH=...` here while it runs")
+    args = parser.parse_args(argv)
     with ControlPlane() as cp:
-        installed = cp.install_crds(crds)
+        installed = cp.install_crds(args.crds)
+        exports = f"export KUBECONFIG={shlex.quote(str(cp.kubeconfig))} PATH={shlex.quote(str(cp.bin_dir))}:$PATH"
         print(f"server:     {cp.server}")
         print(f"kubeconfig: {cp.kubeconfig}")
         print(f"kubectl:    {cp.kubectl_path}")
         print(f"CRDs:       {', '.join(installed) or '(none)'}")
         print(f"started in {cp.timings.total:.1f} s; Ctrl-C stops it")
-        print(f"export KUBECONFIG={cp.kubeconfig} PATH={cp.bin_dir}:$PATH")
+        print(exports)
+        if args.env_file is not None:
+            args.env_file.parent.mkdir(parents=True, exist_ok=True)
+            partial = args.env_file.with_name(args.env_file.name + ".partial")
+            partial.write_text(exports + "\n")
+            partial.replace(args.env_file)  # whole or not at all: another terminal may be waiting for it
+            print(f"other terminals: source {args.env_file}")
         sys.stdout.flush()
         signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-        with contextlib.suppress(KeyboardInterrupt):
-            while cp.running:
-                time.sleep(1)
+        try:
+            with contextlib.suppress(KeyboardInterrupt):
+                while cp.running:
+                    time.sleep(1)
+        finally:
+            if args.env_file is not None:
+                args.env_file.unlink(missing_ok=True)
     return 0
 
 

@@ -7,7 +7,7 @@
         cp.kubectl("get", "namespaces")
         subprocess.run([...], env=cp.env())  # KUBECONFIG etc. for another process
 
-What it does, following controller-runtime's envtest (see /work/shared/reference/envtest-notes.md), split as
+What it does, following controller-runtime's envtest (sigs.k8s.io/controller-runtime/pkg/envtest), split as
 envtest is: ``binaries`` finds the binaries, ``certificates`` mints credentials, ``process`` supervises one
 process, and this module composes them; ``python -m testbed`` starts one from the shell.
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import contract
-from .elasticsearch_gateway import Connection
+from .elasticsearch_connection import ENVIRONMENT_KEYS, Connection, refuse_two_kinds
 
 
 def _bool(value: str | None, default: bool) -> bool:
@@ -67,16 +67,28 @@ class OperatorConfig:
         verify = _bool(env.get("ELASTICSEARCH_VERIFY_CERTS"), True)
         url = env.get("ELASTICSEARCH_URL")
         connection = None
+        api_key = env.get("ELASTICSEARCH_API_KEY") or None
+        username = env.get("ELASTICSEARCH_USERNAME") or None
+        # In a cluster these come from the connection Secret's keys (api-key, username, password).
+        refuse_two_kinds(
+            "the operator's environment (from its connection Secret, when installed by manifests/ or the chart)",
+            ENVIRONMENT_KEYS,
+            api_key=api_key,
+            username=username,
+        )
         if url:
             ca_file = env.get("ELASTICSEARCH_CA_FILE")
+            keys = ENVIRONMENT_KEYS.api_key if api_key else f"{ENVIRONMENT_KEYS.username}, {ENVIRONMENT_KEYS.password}"
+            origin = f"the operator's default ({keys})" if api_key or username else None
             connection = Connection(  # refuses a URL with credentials in it (ConfigurationError)
                 url=url,
                 source="the operator's default",
-                api_key=env.get("ELASTICSEARCH_API_KEY") or None,
-                username=env.get("ELASTICSEARCH_USERNAME") or None,
+                api_key=api_key,
+                username=username,
                 password=env.get("ELASTICSEARCH_PASSWORD") or None,
                 ca_pem=Path(ca_file).read_text() if ca_file else None,
                 verify_certs=verify,
+                credentials_source=origin,
             )
         policy = env.get("OPERATOR_DEFAULT_DELETION_POLICY", contract.DELETION_POLICY_DELETE)
         if policy not in contract.DELETION_POLICIES:

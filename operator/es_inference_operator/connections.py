@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import OperatorConfig
-from .elasticsearch_gateway import Connection
-from .errors import ConfigurationError, NotFound
+from .elasticsearch_connection import SECRET_KEYS, Connection, refuse_two_kinds
+from .errors import ConfigurationError, KindNotInstalled, NotFound
 from .kube import KubeReader, SecretData
 from .spec import ElasticsearchRef
 from .trust import elasticsearch_refusal, secret_refusal
@@ -134,7 +134,14 @@ async def _eck_connection(
     service_name: str | None,
     credentials_secret: str | None = None,
 ) -> Connection:
-    found = await kube.read_elasticsearch(es_namespace, name)
+    try:
+        found = await kube.read_elasticsearch(es_namespace, name)
+    except KindNotInstalled:
+        raise ElasticsearchNotReady(
+            f"ECK's Elasticsearch CRD (elasticsearches.elasticsearch.k8s.elastic.co) is not installed in this "
+            f"cluster, so there is no Elasticsearch {es_namespace}/{name}: install ECK, or point "
+            f"spec.elasticsearchRef at a connection Secret (secretName) instead of an ECK Elasticsearch (name)"
+        ) from None
     if found is not None:
         # The other side decides first: a refused reference learns nothing more about that Elasticsearch.
         annotations = (found.get("metadata") or {}).get("annotations")
@@ -163,18 +170,20 @@ async def _eck_connection(
             "username": own.get("username"),
             "password": own.get("password"),
         }
+        where = f"Secret {resource_namespace}/{credentials_secret}"
         if not credentials["api_key"] and not credentials["username"]:
-            raise ConfigurationError(
-                f"Secret {resource_namespace}/{credentials_secret} has neither 'api-key' nor 'username' and 'password'"
-            )
+            raise ConfigurationError(f"{where} has neither 'api-key' nor 'username' and 'password'{own.keys_listed}")
+        refuse_two_kinds(where, SECRET_KEYS, api_key=credentials["api_key"], username=credentials["username"])
     else:
         user = await _read_eck_secret(kube, es_namespace, es.elastic_user_secret)
         credentials = {"username": ECK_ELASTIC_USER, "password": user.value(ECK_ELASTIC_USER)}
+        where = f"Secret {es_namespace}/{es.elastic_user_secret}"
     return Connection(
         url=es.url(config.eck_url_template),
         source=source,
         ca_pem=ca_pem,
         verify_certs=config.verify_certs,
+        credentials_source=where,
         **credentials,
     )
 

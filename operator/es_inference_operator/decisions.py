@@ -24,6 +24,8 @@ class Capabilities:
     version: tuple[int, int, int]
     cluster: str = ""  # cluster_uuid; "" while the server reports none (not formed yet): see cluster_identity
     url_origin: str = ""  # scheme://host:port of the connection (for 0.1.0's records, see Ownership.recorded_on)
+    # GET /'s cluster_name: for people (the startup check's line), never for decisions
+    cluster_name: str = field(default="", compare=False)
 
     @property
     def cluster_known(self) -> bool:

@@ -9,13 +9,9 @@ which both majors accept).
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import re
-import ssl
 import time
-import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import elastic_transport
@@ -30,16 +26,10 @@ from .decisions import (
     references_from_dry_run,
     url_origin,
 )
+from .elasticsearch_connection import Connection as Connection  # re-exported: the gateway's callers import it here
+from .elasticsearch_connection import locate, ssl_context, translate
 from .endpoint_snapshot import EndpointSnapshot, TokenBucket
-from .errors import (
-    AuthFailed,
-    ConfigurationError,
-    ElasticsearchError,
-    NotLeader,
-    Referenced,
-    Rejected,
-    Unavailable,
-)
+from .errors import NotLeader, Referenced, Rejected, Unavailable
 from .redaction import mask
 
 T = TypeVar("T")
@@ -61,89 +51,6 @@ class CompatibleTransport(elastic_transport.AsyncTransport):
                     fixed[name] = _COMPATIBLE_WITH.sub(f"compatible-with={self.compatible_with}", value)
             kwargs["headers"] = fixed
         return await super().perform_request(method, target, **kwargs)
-
-
-@dataclass(frozen=True)
-class Connection:
-    """How to reach one Elasticsearch. repr() never shows the credentials."""
-
-    url: str
-    source: str  # for messages: "the operator's default" or "Secret ns/name"
-    api_key: str | None = None
-    username: str | None = None
-    password: str | None = None
-    ca_pem: str | None = None
-    verify_certs: bool = True
-
-    def __post_init__(self) -> None:
-        parts = urllib.parse.urlsplit(self.url)
-        if parts.username is not None or parts.password is not None:
-            # The client would accept it, and every error message would then print the password.
-            raise ConfigurationError(
-                f"the Elasticsearch URL of {self.source} carries credentials (user:password@ before the host); "
-                f"put them under the keys username and password (or api-key) instead"
-            )
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigurationError(
-                f"the Elasticsearch URL of {self.source} is not an http:// or https:// URL with a host"
-            )
-
-    def __repr__(self) -> str:
-        return f"Connection(url={self.url!r}, source={self.source!r})"
-
-    @property
-    def credentials(self) -> tuple[str, ...]:
-        """The secret values of this connection, to be masked in any text shown to people."""
-        return tuple(v for v in (self.api_key, self.password) if v)
-
-    @property
-    def cache_key(self) -> str:
-        parts = (self.url, self.api_key, self.username, self.password, self.ca_pem, str(self.verify_certs))
-        return hashlib.sha256("\x00".join(p or "" for p in parts).encode()).hexdigest()
-
-
-def _ssl_context(conn: Connection) -> ssl.SSLContext | None:
-    if not conn.url.startswith("https"):
-        return None
-    if not conn.verify_certs:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        return context
-    return ssl.create_default_context(cadata=conn.ca_pem) if conn.ca_pem else ssl.create_default_context()
-
-
-def _error_reason(body: Any, fallback: str) -> tuple[str, str | None]:
-    """Elasticsearch's own (type, reason) from its error envelope."""
-    if isinstance(body, Mapping) and isinstance(body.get("error"), Mapping):
-        error = body["error"]
-        return str(error.get("reason") or fallback), error.get("type")
-    return fallback, None
-
-
-def _retry_after(meta: Any) -> float | None:
-    value = meta.headers.get("retry-after") if meta is not None else None
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def translate(err: Exception) -> ElasticsearchError:
-    """The client's exceptions in the operator's terms."""
-    if isinstance(err, exceptions.ApiError):
-        status = err.meta.status
-        reason, error_type = _error_reason(err.body, err.message)
-        if status in (401, 403):
-            return AuthFailed(reason, status=status, error_type=error_type)
-        if status == 429 or status >= 500:
-            return Unavailable(reason, status=status, error_type=error_type, retry_after=_retry_after(err.meta))
-        return Rejected(reason, status=status, error_type=error_type)
-    if isinstance(err, elastic_transport.TransportError):
-        # ConnectionError, ConnectionTimeout, TLS failures: say what, never how deep.
-        # aiohttp's " ssl:default" says nothing to a person reading a status.
-        return Unavailable(f"unreachable ({re.sub(r' ssl:[^ ]+', '', str(err.message))})")
-    raise err
 
 
 class ElasticsearchGateway:
@@ -169,7 +76,7 @@ class ElasticsearchGateway:
         self.client = AsyncElasticsearch(
             connection.url,
             transport_class=CompatibleTransport,
-            ssl_context=_ssl_context(connection),
+            ssl_context=ssl_context(connection),
             request_timeout=request_timeout,
             # Retries belong to the operator (kopf's backoff with jitter), not to a hidden loop in here.
             max_retries=0,
@@ -219,7 +126,7 @@ class ElasticsearchGateway:
         except (exceptions.ApiError, elastic_transport.TransportError) as err:
             translated = translate(err)
             translated.reason = mask(translated.reason, (*sent_secrets, *self.connection.credentials))
-            translated.where = self.where
+            locate(translated, self.connection)
             if translated.error_type == "media_type_header_exception" or isinstance(translated, Unavailable):
                 # The server may have changed under us (restarted, upgraded): learn its version again.
                 self._capabilities = None
@@ -237,7 +144,7 @@ class ElasticsearchGateway:
     @property
     def where(self) -> str:
         """Which Elasticsearch, for messages: its URL and where the connection came from."""
-        return f"Elasticsearch at {self.connection.url} ({self.connection.source})"
+        return self.connection.where
 
     @property
     def metrics_cluster(self) -> str:
@@ -261,7 +168,10 @@ class ElasticsearchGateway:
                 version = parse_version(str(info["version"]["number"]))
                 self._transport.compatible_with = version[0]
                 self._capabilities = Capabilities(
-                    version, cluster_identity(info.get("cluster_uuid")), url_origin(self.connection.url)
+                    version,
+                    cluster_identity(info.get("cluster_uuid")),
+                    url_origin(self.connection.url),
+                    cluster_name=str(info.get("cluster_name") or ""),
                 )
                 self._capabilities_at = time.monotonic()
             return self._capabilities

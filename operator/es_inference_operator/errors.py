@@ -14,6 +14,7 @@ class ElasticsearchError(Exception):
         self.status = status
         self.error_type = error_type
         self.where = "Elasticsearch"  # which one: the gateway names its URL and where the connection came from
+        self.credentials = "its credentials"  # which kind were tried, from where (elasticsearch_connection.locate)
 
     @property
     def explained(self) -> str:
@@ -42,6 +43,13 @@ class AuthFailed(ElasticsearchError):
 
     kind = "auth"
 
+    @property
+    def explained(self) -> str:
+        """Which credentials were refused and where they came from: a person fixes those, not the others."""
+        if self.status == 403:
+            return f"{self.where}: {self.credentials} logged in but lack a privilege (403): {self.reason}"
+        return f"{self.where} refused {self.credentials} ({self.status or 401}): {self.reason}"
+
 
 class Rejected(ElasticsearchError):
     """Elasticsearch refused the request as it stands (a 4xx): retrying the same request will not help."""
@@ -69,6 +77,11 @@ class ConfigurationError(Exception):
 
 class NotFound(ConfigurationError):
     """What the resource names does not exist in Kubernetes (404): a fact, not a passing failure."""
+
+
+class KindNotInstalled(ConfigurationError):
+    """The API server does not serve the kind at all (404 for the resource type: its CRD is not installed), as
+    opposed to NotFound, where the kind exists and the object does not."""
 
 
 class KubernetesUnavailable(Exception):

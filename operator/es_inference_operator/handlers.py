@@ -23,7 +23,7 @@ from typing import Any
 import kopf
 import prometheus_client
 
-from . import collector, contract, metrics
+from . import collector, contract, metrics, startup
 from .arbitration import ClaimArbiter
 from .config import OperatorConfig
 from .controller import Controller
@@ -55,6 +55,7 @@ class Runtime:
     controller: Controller
     pool: GatewayPool
     metrics: collector.ResourceCollector
+    startup_check: asyncio.Task[None] | None = None  # the default Elasticsearch's first check (startup.py)
 
 
 @kopf.on.startup()
@@ -110,6 +111,7 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     if config.metrics_port:
         prometheus_client.start_http_server(config.metrics_port)
     log.info("serving %d InferenceEndpoints with %d workers", len(store), config.max_workers)
+    memo.runtime.startup_check = asyncio.create_task(startup.check_elasticsearch(config, pool))  # logs one line
 
 
 def _lane(store: ResourceStore, key: Key) -> str:
@@ -120,6 +122,8 @@ def _lane(store: ResourceStore, key: Key) -> str:
 @kopf.on.cleanup()
 async def stop(memo: kopf.Memo, **_: Any) -> None:
     runtime: Runtime = memo.runtime
+    if runtime.startup_check is not None:
+        runtime.startup_check.cancel()
     await runtime.controller.stop()
     await runtime.pool.close()
     collector.uninstall(runtime.metrics)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import copy
+import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ import kubernetes
 import urllib3
 from kubernetes.client.exceptions import ApiException
 
-from .errors import ConfigurationError, KubernetesUnavailable, NotFound
+from .errors import ConfigurationError, KindNotInstalled, KubernetesUnavailable, NotFound
 
 # ECK's Elasticsearch kind, which spec.elasticsearchRef.name points at.
 ECK_GROUP, ECK_VERSION, ECK_PLURAL = "elasticsearch.k8s.elastic.co", "v1", "elasticsearches"
@@ -40,10 +41,17 @@ class SecretData:
     def get(self, key: str) -> str | None:
         return self.value(key) if key in self.raw else None
 
+    @property
+    def keys_listed(self) -> str:
+        """The Secret's key names (never its values), for a message about a key it lacks."""
+        if not self.raw:
+            return " (it has no keys)"
+        return f" (its keys: {', '.join(sorted(self.raw))})"
+
     def value(self, key: str) -> str:
         """One key as text. Only the keys the operator uses must be UTF-8; the others are never decoded."""
         if key not in self.raw:
-            raise ConfigurationError(f"Secret {self.namespace}/{self.name} has no key {key!r}")
+            raise ConfigurationError(f"Secret {self.namespace}/{self.name} has no key {key!r}{self.keys_listed}")
         try:
             return self.raw[key].decode()
         except UnicodeDecodeError:
@@ -167,20 +175,37 @@ class KubeReader:
         return dict((ns.metadata.annotations if ns.metadata else None) or {})
 
     async def read_elasticsearch(self, namespace: str, name: str) -> dict[str, Any] | None:
-        """ECK's Elasticsearch `namespace/name` (elasticsearch.k8s.elastic.co/v1), or None when there is none (also
-        when ECK's CRD is not installed)."""
+        """ECK's Elasticsearch `namespace/name` (elasticsearch.k8s.elastic.co/v1), or None when there is none.
+        KindNotInstalled when the API server does not know the kind: ECK's CRD is not installed."""
         api = kubernetes.client.CustomObjectsApi(self._core.api_client)
         try:
             found = await asyncio.to_thread(
                 api.get_namespaced_custom_object, ECK_GROUP, ECK_VERSION, namespace, ECK_PLURAL, name
             )
         except ApiException as err:
-            if err.status == 404:
+            if err.status == 404 and object_missing(err.body, ECK_PLURAL):
                 return None
+            if err.status == 404:
+                raise KindNotInstalled(
+                    f"the API server does not serve {ECK_PLURAL}.{ECK_GROUP}/{ECK_VERSION}"
+                ) from None
             raise _explained(err, f"Elasticsearch {namespace}/{name}", f"get {ECK_PLURAL}.{ECK_GROUP}") from None
         except urllib3.exceptions.HTTPError as err:
             raise KubernetesUnavailable(f"reading Elasticsearch {namespace}/{name} failed: {err}") from None
         return found if isinstance(found, dict) else None
+
+
+def object_missing(body: object, plural: str) -> bool:
+    """Whether a 404's body says that the object is missing (a Status naming the kind), rather than its kind: for an
+    unknown resource type the API server answers `404 page not found`, with no Status. No extra request needed."""
+    try:
+        status = json.loads(body) if isinstance(body, (str, bytes)) else None
+    except ValueError:
+        return False
+    if not isinstance(status, dict) or status.get("reason") != "NotFound":
+        return False
+    details = status.get("details")
+    return isinstance(details, dict) and details.get("kind") == plural
 
 
 def _explained(err: ApiException, what: str, permission: str) -> ConfigurationError | KubernetesUnavailable:

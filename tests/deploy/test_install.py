@@ -28,7 +28,7 @@ from .support import (
     service_account_kubeconfig,
 )
 
-IMAGE = "ghcr.io/es-inference-operator/es-inference-operator:0.1.0"
+IMAGE = "ghcr.io/es-inference-operator/es-inference-operator:0.2.0"
 GROUP = "inference.es-operator.dev"
 IEP = f"inferenceendpoints.{GROUP}"
 

@@ -142,7 +142,7 @@ def test_the_settings_reach_the_container(helm: Helm) -> None:
     assert env["OPERATOR_DEFAULT_DELETION_POLICY"] == "Orphan" and env["OPERATOR_RESYNC_SECONDS"] == "300"
     assert env["OPERATOR_METRICS_PORT"] == "9090"
     assert container["args"] == ["--log-format=json", "--namespace=helm-team-a", "--namespace=helm-team-b"]
-    assert container["image"] == "ghcr.io/es-inference-operator/es-inference-operator:0.1.0"  # appVersion
+    assert container["image"] == "ghcr.io/es-inference-operator/es-inference-operator:0.2.0"  # appVersion
     assert find(chart, "Service")["spec"]["ports"][0]["port"] == 9090
 
     off = helm.template("--set=metrics.enabled=false", "--set=elasticsearch.secretName=", "--set=image.tag=0.2.0")
@@ -204,29 +204,30 @@ def test_the_rendered_rbac_is_the_kustomize_rbac(helm: Helm, control_plane: Cont
 # --- the admission policies --------------------------------------------------------------------------------------
 
 
+def policy_lists(policy: dict[str, Any]) -> dict[str, str]:
+    """The force policy's lists of who may force: its variables `groups` and `users` (CEL strings)."""
+    return {v["name"]: v["expression"] for v in policy["spec"]["variables"] if v["name"] in ("groups", "users")}
+
+
 def test_the_policies_are_off_by_default_and_are_those_of_policies_when_on(helm: Helm) -> None:
     assert not [
         d for d in helm.template() if d["kind"].startswith("ValidatingAdmissionPolicy") or d["kind"] == "ConfigMap"
     ]
 
     chart = helm.template(f"--values={CI_VALUES}", namespace="ops")
+    assert not [d for d in chart if d["kind"] == "ConfigMap"]  # no parameters that could go missing
     for name in ("force-annotation", "refuse-delete-while-referenced"):
-        for part in ("policy", "binding", "params"):
+        for part in ("policy", "binding"):
             source = REPO_ROOT / "policies" / name / f"{part}.yaml"
-            if not source.exists():
-                continue
             original = yaml.safe_load(source.read_text())
             rendered = find(chart, original["kind"], original["metadata"]["name"])
             assert original["metadata"]["labels"].items() <= rendered["metadata"]["labels"].items()
             rendered["metadata"]["labels"] = original["metadata"]["labels"]
-            if part == "params":
-                # In the release namespace, with the lists from the values.
-                assert rendered["metadata"].pop("namespace") == "ops" and original["metadata"].pop("namespace")
-                assert rendered.pop("data") == {"groups": "search-admins", "users": "alice"}
-                original.pop("data")
-            elif name == "force-annotation" and part == "binding":
-                assert rendered["spec"]["paramRef"].pop("namespace") == "ops"
-                original["spec"]["paramRef"].pop("namespace")
+            if name == "force-annotation" and part == "policy":
+                # The lists from the values, as CEL strings; the rest as shipped.
+                assert policy_lists(rendered) == {"groups": '"search-admins"', "users": '"alice"'}
+                assert policy_lists(original) == {"groups": "'inference-admins, system:masters'", "users": "''"}
+                rendered["spec"]["variables"] = original["spec"]["variables"]
             elif name == "refuse-delete-while-referenced" and part == "binding":
                 assert rendered["spec"].pop("matchResources") == {
                     "namespaceSelector": {"matchLabels": {"inference.es-operator.dev/protect-referenced": "true"}}
@@ -278,7 +279,6 @@ def test_the_namespaces_and_policies_render_passes_a_server_side_dry_run(
     assert {
         "validatingadmissionpolicy.admissionregistration.k8s.io",
         "validatingadmissionpolicybinding.admissionregistration.k8s.io",
-        "configmap",
         "rolebinding.rbac.authorization.k8s.io",
     } <= kinds, applied
     assert warnings.strip() == ""
@@ -321,4 +321,5 @@ def test_the_argocd_example_application_renders(helm: Helm, tmp_path: Path) -> N
         f"--values={values}", namespace=app["spec"]["destination"]["namespace"], release=source["helm"]["releaseName"]
     )
     assert find(docs, "Deployment")["metadata"]["name"] == "es-inference-operator"
-    assert find(docs, "ConfigMap", "inference-force-allowed")["data"] == {"groups": "inference-admins", "users": ""}
+    force = find(docs, "ValidatingAdmissionPolicy", "inference-endpoint-force-annotation")
+    assert policy_lists(force) == {"groups": '"inference-admins"', "users": '""'}

@@ -4,8 +4,8 @@ refusing a deletion while ``status.references`` lists pipelines or indexes.
 No operator runs here. The tests write ``status`` themselves (as admin, through the status subresource) to
 play the operator's part, and act as four client-certificate identities:
 
-* ``alice``: in the group ``inference-admins``, allowed by the shipped ConfigMap;
-* ``bob``: no special group, allowed by name through the ConfigMap's ``users`` list;
+* ``alice``: in the group ``inference-admins``, allowed by the shipped policy's ``groups`` list;
+* ``bob``: no special group, allowed by name through the policy's ``users`` list (set for the test);
 * ``carol``: in the group ``team-a``, not allowed;
 * the operator: ``system:serviceaccount:...``, not allowed to force, but its own patches must always pass.
 
@@ -30,6 +30,8 @@ import pytest
 import yaml
 
 from testbed.controlplane import REPO_ROOT, ControlPlane
+from testbed.stack import wait_for
+from tests.support import Kube, Stack, endpoint_manifest, pipeline_using
 
 POLICIES = REPO_ROOT / "policies"
 FORCE = "inference.es-operator.dev/force"
@@ -40,7 +42,6 @@ WAIT_SECONDS = 30.0
 
 FORCE_POLICY = "inference-endpoint-force-annotation"
 DELETE_POLICY = "inference-endpoint-refuse-delete-while-referenced"
-PARAMS = "inference-force-allowed"
 
 
 def _poll(what: str, condition: Callable[[], bool], timeout: float = WAIT_SECONDS) -> None:
@@ -95,7 +96,7 @@ class Installed:
     cp: ControlPlane
     run: str
     users: Users
-    params_namespace: str
+    home_namespace: str
     cluster_role: str
 
     @property
@@ -105,10 +106,6 @@ class Installed:
     @property
     def delete_policy(self) -> str:
         return f"{DELETE_POLICY}-{self.run}"
-
-    @property
-    def params(self) -> str:
-        return f"{PARAMS}-{self.run}"
 
     def grant(self, namespace: str) -> None:
         """Let the four identities work with InferenceEndpoints in ``namespace`` (explicit RBAC: without
@@ -162,11 +159,11 @@ class Installed:
 
         _poll(f"the delete guard to refuse deleting {namespace}/{name}", refused)
 
-    def set_params(self, groups: str, users: str) -> None:
-        patch = {"data": {"groups": groups, "users": users}}
-        self.cp.kubectl(
-            "-n", self.params_namespace, "patch", "configmap", self.params, "--type=merge", "-p", json.dumps(patch)
-        )
+    def set_lists(self, groups: str, users: str) -> None:
+        """Edit who may force in the policy itself, as `kubectl edit validatingadmissionpolicy` would."""
+        policy = self.cp.kubectl_json("get", "validatingadmissionpolicy", self.force_policy)
+        set_lists(policy, groups, users)
+        self.cp.kubectl("replace", "-f", "-", input=json.dumps(policy))
 
 
 def _rendered(cp: ControlPlane, name: str) -> list[dict[str, Any]]:
@@ -174,7 +171,21 @@ def _rendered(cp: ControlPlane, name: str) -> list[dict[str, Any]]:
     return [doc for doc in yaml.safe_load_all(cp.kubectl("kustomize", str(POLICIES / name)).stdout) if doc]
 
 
-def _scoped(docs: list[dict[str, Any]], run: str, params_namespace: str, users: Users) -> list[dict[str, Any]]:
+def cel_string(text: str) -> str:
+    """A CEL string literal (JSON's escapes are CEL's)."""
+    return json.dumps(text)
+
+
+def set_lists(policy: dict[str, Any], groups: str | None, users: str) -> None:
+    """Set the force policy's lists of who may force (the variables `groups` and `users`); groups None: keep."""
+    for variable in policy["spec"]["variables"]:
+        if variable["name"] == "groups" and groups is not None:
+            variable["expression"] = cel_string(groups)
+        elif variable["name"] == "users":
+            variable["expression"] = cel_string(users)
+
+
+def _scoped(docs: list[dict[str, Any]], run: str, users: Users) -> list[dict[str, Any]]:
     """The shipped manifests, renamed with the run id and bound to this run's namespaces only."""
     for doc in docs:
         doc["metadata"]["name"] += f"-{run}"
@@ -183,13 +194,9 @@ def _scoped(docs: list[dict[str, Any]], run: str, params_namespace: str, users: 
             spec = doc["spec"]
             spec["policyName"] += f"-{run}"
             spec["matchResources"] = {"namespaceSelector": {"matchLabels": {RUN_LABEL: run}}}
-            if "paramRef" in spec:
-                spec["paramRef"]["name"] += f"-{run}"
-                spec["paramRef"]["namespace"] = params_namespace
-        elif kind == "ConfigMap":
-            doc["metadata"]["namespace"] = params_namespace
+        elif kind == "ValidatingAdmissionPolicy" and doc["metadata"]["name"].startswith(FORCE_POLICY):
             # The shipped groups stay; bob is allowed by name (with blanks, as a person would type it).
-            doc["data"]["users"] = f" {users.bob} , "
+            set_lists(doc, None, f" {users.bob} , ")
     return docs
 
 
@@ -209,14 +216,10 @@ def installed(control_plane: ControlPlane) -> Iterator[Installed]:
     cp.add_user(users.operator, groups=["system:serviceaccounts", "system:serviceaccounts:es-inference-operator"])
 
     cluster_role = f"policy-test-endpoints-{run}"
-    params_namespace = f"t-policies-{run}"
-    force_docs = _scoped(_rendered(cp, "force-annotation"), run, params_namespace, users)
-    delete_docs = _scoped(_rendered(cp, "refuse-delete-while-referenced"), run, params_namespace, users)
-    assert {d["kind"] for d in force_docs} == {
-        "ValidatingAdmissionPolicy",
-        "ValidatingAdmissionPolicyBinding",
-        "ConfigMap",
-    }
+    home_namespace = f"t-policies-{run}"
+    force_docs = _scoped(_rendered(cp, "force-annotation"), run, users)
+    delete_docs = _scoped(_rendered(cp, "refuse-delete-while-referenced"), run, users)
+    assert {d["kind"] for d in force_docs} == {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
     assert {d["kind"] for d in delete_docs} == {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
     cluster_scoped = [
         f"validatingadmissionpolicybinding/{FORCE_POLICY}-{run}",
@@ -236,18 +239,18 @@ def installed(control_plane: ControlPlane) -> Iterator[Installed]:
         namespace = {
             "apiVersion": "v1",
             "kind": "Namespace",
-            "metadata": {"name": params_namespace, "labels": {"testbed/test": "true", RUN_LABEL: run}},
+            "metadata": {"name": home_namespace, "labels": {"testbed/test": "true", RUN_LABEL: run}},
         }
         cp.kubectl("create", "-f", "-", input=json.dumps(namespace))
         cp.kubectl("apply", "-f", "-", input=yaml.safe_dump_all([*force_docs, *delete_docs]))
-        inst = Installed(cp, run, users, params_namespace, cluster_role)
-        inst.grant(params_namespace)
+        inst = Installed(cp, run, users, home_namespace, cluster_role)
+        inst.grant(home_namespace)
         # Policies take a moment to become effective (the API server's policy informer): wait until each
         # refuses a request it must refuse.
-        cp.kubectl("-n", params_namespace, "create", "-f", "-", input=json.dumps(endpoint("referenced")))
-        set_references(cp, params_namespace, "referenced", pipelines=["probe-pipeline"])
-        inst.wait_force_guard(params_namespace)
-        inst.wait_delete_guard(params_namespace, "referenced")
+        cp.kubectl("-n", home_namespace, "create", "-f", "-", input=json.dumps(endpoint("referenced")))
+        set_references(cp, home_namespace, "referenced", pipelines=["probe-pipeline"])
+        inst.wait_force_guard(home_namespace)
+        inst.wait_delete_guard(home_namespace, "referenced")
         yield inst
     finally:
         # Bounded; the namespaces stay (without kube-controller-manager they could not go anyway).
@@ -322,20 +325,20 @@ def force_message(inst: Installed, user: str, namespace: str, name: str) -> str:
 # The shipped kustomizations
 
 
-def test_shipped_kustomizations_bind_cluster_wide_with_consistent_params(control_plane: ControlPlane) -> None:
-    """What `kubectl apply -k` installs: both bindings cover every namespace, and the force guard's paramRef
-    names the ConfigMap it ships (a user editing one must edit the other)."""
+def test_shipped_kustomizations_bind_cluster_wide_without_parameters(control_plane: ControlPlane) -> None:
+    """What `kubectl apply -k` installs: both bindings cover every namespace, and nothing takes parameters: a
+    parameter object that goes missing would make kube-apiserver refuse every write the binding matches (it
+    resolves parameters before matchConditions), the operator's finalizer writes included."""
     force = {d["kind"]: d for d in _rendered(control_plane, "force-annotation")}
-    binding, params = force["ValidatingAdmissionPolicyBinding"], force["ConfigMap"]
-    assert binding["spec"]["policyName"] == force["ValidatingAdmissionPolicy"]["metadata"]["name"] == FORCE_POLICY
-    assert "matchResources" not in binding["spec"]
-    assert binding["spec"]["validationActions"] == ["Deny"]
-    assert binding["spec"]["paramRef"] == {
-        "name": params["metadata"]["name"],
-        "namespace": params["metadata"]["namespace"],
-        "parameterNotFoundAction": "Deny",
+    assert set(force) == {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
+    assert force["ValidatingAdmissionPolicyBinding"]["spec"] == {
+        "policyName": FORCE_POLICY,
+        "validationActions": ["Deny"],
     }
-    assert params["data"] == {"groups": "inference-admins, system:masters", "users": ""}
+    assert force["ValidatingAdmissionPolicy"]["metadata"]["name"] == FORCE_POLICY
+    assert "paramKind" not in force["ValidatingAdmissionPolicy"]["spec"]
+    lists = {v["name"]: v["expression"] for v in force["ValidatingAdmissionPolicy"]["spec"]["variables"]}
+    assert (lists["groups"], lists["users"]) == ("'inference-admins, system:masters'", "''")
 
     delete = {d["kind"]: d for d in _rendered(control_plane, "refuse-delete-while-referenced")}
     assert delete["ValidatingAdmissionPolicyBinding"]["spec"] == {
@@ -343,6 +346,7 @@ def test_shipped_kustomizations_bind_cluster_wide_with_consistent_params(control
         "validationActions": ["Deny"],
     }
     assert delete["ValidatingAdmissionPolicy"]["metadata"]["name"] == DELETE_POLICY
+    assert "paramKind" not in delete["ValidatingAdmissionPolicy"]["spec"]
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -445,8 +449,8 @@ def test_operator_patches_always_pass(installed: Installed, k: Kubectl, forced: 
     assert not k.exists("e5")
 
 
-def test_allowed_lists_come_from_the_configmap(installed: Installed, k: Kubectl) -> None:
-    """Editing the ConfigMap changes who may force, within seconds and without touching the policy."""
+def test_allowed_lists_are_edited_in_the_policy(installed: Installed, k: Kubectl) -> None:
+    """Editing the policy's lists changes who may force, within seconds."""
     carol = installed.users.carol
     forced = json.dumps(endpoint("probe", {FORCE: "true"}))
 
@@ -454,71 +458,23 @@ def test_allowed_lists_come_from_the_configmap(installed: Installed, k: Kubectl)
         return k("create", "--dry-run=server", "-f", "-", input=forced, user=carol).returncode == 0
 
     try:
-        installed.set_params(groups="inference-admins,team-a", users="")
+        installed.set_lists(groups="inference-admins,team-a", users="")
         _poll("carol's group team-a to be allowed", carol_may_force)
         ok(k.create(endpoint("e5", {"force": "true"}), user=carol))
 
         # Nobody in the lists: the message says so.
-        installed.set_params(groups="", users="")
+        installed.set_lists(groups="", users="")
         _poll("carol to be refused again", lambda: not carol_may_force())
         message = denial(
             k.create(endpoint("e6", {"force": "true"}), user=installed.users.alice), installed.force_policy
         )
         assert "so only nobody (the allowed lists are empty) may set it" in message
     finally:
-        installed.set_params(groups="inference-admins, system:masters", users=f" {installed.users.bob} , ")
+        installed.set_lists(groups="inference-admins, system:masters", users=f" {installed.users.bob} , ")
         _poll("the module's lists to be back", lambda: not carol_may_force())
         _poll(
             "bob to be allowed again",
             lambda: k("create", "--dry-run=server", "-f", "-", input=forced, user=installed.users.bob).returncode == 0,
-        )
-
-
-def test_missing_configmap_fails_closed(installed: Installed, control_plane: ControlPlane, namespace: str) -> None:
-    """parameterNotFoundAction: Deny. Parameters are resolved before matchConditions, so without the
-    ConfigMap every CREATE and UPDATE is refused, the operator's too: the documented price of failing closed."""
-    cp = control_plane
-    label = f"{installed.run}-missing"
-    binding = {
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingAdmissionPolicyBinding",
-        "metadata": {"name": f"{FORCE_POLICY}-{label}"},
-        "spec": {
-            "policyName": installed.force_policy,
-            "validationActions": ["Deny"],
-            "paramRef": {"name": "no-such-configmap", "namespace": namespace, "parameterNotFoundAction": "Deny"},
-            "matchResources": {"namespaceSelector": {"matchLabels": {RUN_LABEL: label}}},
-        },
-    }
-    k = Kubectl(cp, namespace)
-    ok(k.create(endpoint("e5")))
-    installed.grant(namespace)
-    cp.kubectl("create", "-f", "-", input=json.dumps(binding))
-    try:
-        cp.kubectl("label", "namespace", namespace, f"{RUN_LABEL}={label}")
-        op = installed.users.operator
-        add_finalizer = json.dumps({"metadata": {"finalizers": [FINALIZER]}})
-
-        def refused() -> bool:
-            result = k("patch", "iep", "e5", "--type=merge", "-p", add_finalizer, "--dry-run=server", user=op)
-            return "no params found for policy binding" in result.stderr
-
-        _poll("the binding without its ConfigMap to refuse the operator", refused)
-        result = k("patch", "iep", "e5", "--type=merge", "-p", add_finalizer, user=op)
-        assert result.returncode != 0
-        assert (
-            "failed to configure binding: no params found for policy binding with `Deny` parameterNotFoundAction"
-            in (result.stderr)
-        )
-    finally:
-        cp.kubectl(
-            "delete",
-            "validatingadmissionpolicybinding",
-            binding["metadata"]["name"],
-            "--ignore-not-found",
-            "--wait=false",
-            check=False,
-            timeout=30,
         )
 
 
@@ -596,9 +552,10 @@ def test_delete_allowed_when_forced(installed: Installed, k: Kubectl, key: str) 
 
 
 def test_the_whole_story_with_both_policies(installed: Installed, k: Kubectl) -> None:
-    """As it happens with the operator: the first delete passes (no dry run has filled status yet) and waits on
-    the finalizer; the operator writes the references; a second delete (a user again, a retried Argo CD
-    prune) is refused at once with the reason; carol may not force; alice may; the operator finishes."""
+    """A pipeline created since the operator's last reference check: the first delete passes and waits on the
+    finalizer; the operator's dry run writes the references; a second delete (a user again, a retried Argo CD
+    prune) is refused at once with the reason; carol may not force; alice may; the operator finishes.
+    (test_with_the_operator_the_first_delete_is_refused: when the sweep has seen the pipeline, even the first.)"""
     u = installed.users
     ok(k.create(endpoint("e5", finalizers=True), user=u.carol))
     k.start_deletion("e5")
@@ -627,3 +584,22 @@ def test_delete_of_several_refuses_only_the_referenced(installed: Installed, k: 
     )
     assert not k.exists("free")
     assert k.exists("used")
+
+
+def test_with_the_operator_the_first_delete_is_refused(guarded: str, installed: Installed, stack: Stack) -> None:
+    """The real operator fills status.references by its reference sweep, before anybody deletes anything: the
+    first `kubectl delete` of an endpoint in use is refused at once (docs/policies.md, docs/argocd.md)."""
+    assert stack.namespace == guarded
+    kube = Kube(stack.cp, guarded)
+    kube.apply(endpoint_manifest("e5"))
+    kube.wait_condition("e5", "Ready", timeout=60)
+    status, _ = stack.es_call("PUT", "/_ingest/pipeline/embed-docs", pipeline_using("e5"))
+    assert status == 200
+    wait_for(
+        "the sweep to record the pipeline",
+        lambda: (kube.get("e5").get("status", {}).get("references") or {}).get("pipelines") == ["embed-docs"],
+        timeout=30,
+    )
+    message = denial(kube.run("delete", "iep", "e5", check=False), installed.delete_policy)
+    assert message == delete_message(guarded, "e5", "ingest pipelines [embed-docs]")
+    assert not kube.get("e5")["metadata"].get("deletionTimestamp")

@@ -10,6 +10,8 @@ import pytest
 
 from es_inference_operator.config import DEFAULT_ECK_URL_TEMPLATE, OperatorConfig
 from es_inference_operator.connections import ElasticsearchNotReady, eck_elasticsearch, resolve_connection
+from es_inference_operator.elasticsearch_connection import Connection
+from es_inference_operator.errors import ConfigurationError, KindNotInstalled
 from es_inference_operator.kube import SecretData
 from es_inference_operator.spec import ElasticsearchRef, desired_endpoint
 from es_inference_operator.trust import ReferenceNotAllowed
@@ -149,3 +151,105 @@ def test_credentials_of_the_users_own_must_opt_in() -> None:
     ref = ElasticsearchRef(name="quickstart", credentials_secret_name="inference-writer")
     with pytest.raises(ReferenceNotAllowed, match="kubectl label secret -n search inference-writer"):
         asyncio.run(resolve_connection(kube, OperatorConfig(default_connection=None), "search", ref))  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------------------------------------
+# One kind of credentials; messages that name what a Secret has and what is missing
+
+
+def _resolve(kube: object, ref: ElasticsearchRef, namespace: str = "search") -> Connection:
+    return asyncio.run(resolve_connection(kube, OperatorConfig(default_connection=None), namespace, ref))  # type: ignore[arg-type]
+
+
+def test_a_connection_secret_with_both_kinds_of_credentials_is_refused() -> None:
+    data = {"url": "https://es:9200", "api-key": "k", "username": "inference", "password": "p"}
+    kube = _Kube(es_object(), {("team-a", "search"): (data, OPTED_IN)})
+    with pytest.raises(ConfigurationError) as caught:
+        _resolve(kube, ElasticsearchRef(secret_name="search"), namespace="team-a")
+    assert str(caught.value) == (
+        "Secret team-a/search has both api-key and username/password: give one kind of credentials. Remove api-key "
+        "to log in as 'inference' with the password, or remove username and password to use the API key"
+    )
+    assert "'k'" not in str(caught.value) and "'p'" not in str(caught.value)
+
+
+def test_credentials_of_the_users_own_with_both_kinds_are_refused() -> None:
+    kube = _Kube(
+        es_object(),
+        {
+            ("search", "quickstart-es-http-certs-public"): ({"ca.crt": "PEM"}, {}),
+            ("search", "inference-writer"): ({"api-key": "k", "username": "u", "password": "p"}, OPTED_IN),
+        },
+    )
+    with pytest.raises(ConfigurationError, match=r"^Secret search/inference-writer has both api-key and username"):
+        _resolve(kube, ElasticsearchRef(name="quickstart", credentials_secret_name="inference-writer"))
+
+
+def test_the_operators_environment_with_both_kinds_is_refused() -> None:
+    env = {"ELASTICSEARCH_URL": "https://es:9200", "ELASTICSEARCH_API_KEY": "k", "ELASTICSEARCH_USERNAME": "elastic"}
+    with pytest.raises(ConfigurationError) as caught:
+        OperatorConfig.from_env(env)
+    message = str(caught.value)
+    assert "has both ELASTICSEARCH_API_KEY and ELASTICSEARCH_USERNAME/ELASTICSEARCH_PASSWORD" in message
+    assert "Remove ELASTICSEARCH_API_KEY to log in as 'elastic'" in message
+    assert "remove ELASTICSEARCH_USERNAME and ELASTICSEARCH_PASSWORD to use the API key" in message
+
+
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        ({"uri": "https://es:9200", "api-key": "k"}, "Secret team-a/search has no key 'url' (its keys: api-key, uri)"),
+        ({}, "Secret team-a/search has no key 'url' (it has no keys)"),
+    ],
+)
+def test_a_missing_key_lists_the_keys_the_secret_has(data: dict[str, str], says: str) -> None:
+    kube = _Kube(es_object(), {("team-a", "search"): (data, OPTED_IN)})
+    with pytest.raises(ConfigurationError) as caught:
+        _resolve(kube, ElasticsearchRef(secret_name="search"), namespace="team-a")
+    assert str(caught.value) == says  # names only: the value "k" is never shown
+
+
+def test_the_credentials_secret_without_credentials_lists_its_keys() -> None:
+    kube = _Kube(
+        es_object(),
+        {
+            ("search", "quickstart-es-http-certs-public"): ({"ca.crt": "PEM"}, {}),
+            ("search", "inference-writer"): ({"apikey": "k"}, OPTED_IN),
+        },
+    )
+    with pytest.raises(
+        ConfigurationError, match=r"has neither 'api-key' nor 'username' and 'password' \(its keys: apikey\)"
+    ):
+        _resolve(kube, ElasticsearchRef(name="quickstart", credentials_secret_name="inference-writer"))
+
+
+def test_eck_credentials_name_the_secret_they_came_from() -> None:
+    kube = _Kube(
+        es_object(),
+        {
+            ("search", "quickstart-es-http-certs-public"): ({"ca.crt": "PEM"}, {}),
+            ("search", "quickstart-es-elastic-user"): ({"elastic": "pw"}, {}),
+            ("search", "inference-writer"): ({"api-key": "k"}, OPTED_IN),
+        },
+    )
+    elastic = _resolve(kube, ElasticsearchRef(name="quickstart"))
+    assert elastic.credentials_description == (
+        "the username and password (user 'elastic') from Secret search/quickstart-es-elastic-user"
+    )
+    own = _resolve(kube, ElasticsearchRef(name="quickstart", credentials_secret_name="inference-writer"))
+    assert own.credentials_description == "the API key from Secret search/inference-writer"
+
+
+class _NoEck(_Kube):
+    async def read_elasticsearch(self, namespace: str, name: str) -> dict[str, Any] | None:
+        raise KindNotInstalled("the API server does not serve elasticsearches.elasticsearch.k8s.elastic.co/v1")
+
+
+def test_eck_not_installed_says_so() -> None:
+    with pytest.raises(ElasticsearchNotReady) as caught:
+        _resolve(_NoEck({}, {}), ElasticsearchRef(name="quickstart"))
+    assert str(caught.value).startswith(
+        "ECK's Elasticsearch CRD (elasticsearches.elasticsearch.k8s.elastic.co) is not installed in this cluster, "
+        "so there is no Elasticsearch search/quickstart"
+    )
+    assert "does not exist (yet)" not in str(caught.value)

@@ -9,7 +9,7 @@ import kubernetes
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from es_inference_operator.kube import KubeReader, _explained
+from es_inference_operator.kube import KubeReader, _explained, object_missing
 
 
 @pytest.mark.parametrize(
@@ -97,3 +97,22 @@ def test_a_burst_of_fresh_views_shares_the_next_read() -> None:
     assert answers[0] == {"a": "1"}
     assert all(a == {"a": "2"} for a in answers[1:])
     assert core.namespace_reads == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "missing"),
+    [
+        # What kube-apiserver v1.37.2 answers (tests/e2e/test_eck.py meets both for real).
+        (
+            '{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"elasticsearches.'
+            'elasticsearch.k8s.elastic.co \\"x\\" not found","reason":"NotFound","details":{"name":"x","group":'
+            '"elasticsearch.k8s.elastic.co","kind":"elasticsearches"},"code":404}',
+            True,
+        ),
+        (b"404 page not found\n", False),  # the kind is not served: ECK's CRD is not installed
+        ('{"kind":"Status","reason":"NotFound","details":{"kind":"secrets"}}', False),
+        (None, False),
+    ],
+)
+def test_a_404_tells_a_missing_object_from_a_missing_kind(body: object, missing: bool) -> None:
+    assert object_missing(body, "elasticsearches") is missing
