@@ -15,7 +15,7 @@ import pytest
 
 from es_emulator import ApiKey, EmulatorServer, Role, User
 from es_inference_operator.config import OperatorConfig
-from es_inference_operator.elasticsearch_gateway import GatewayPool
+from es_inference_operator.elasticsearch_pool import GatewayPool
 from es_inference_operator.startup import NO_DEFAULT, check_elasticsearch, describe_default_elasticsearch
 from testbed.eck import TestTLS
 from testbed.stack import free_port
