@@ -133,7 +133,10 @@ class Stack:
     operator: OperatorProcess | None = None
     metrics_port: int = 0
 
-    def start_operator(self, user: str | None = None, **settings: str) -> OperatorProcess:
+    def start_operator(
+        self, user: str | None = None, *, also_watch: tuple[str, ...] = (), **settings: str
+    ) -> OperatorProcess:
+        """The operator, watching this test's namespace (and `also_watch`), with `settings` over the fast ones."""
         self.metrics_port = free_port()
         env = operator_env(
             self.cp.env(user),
@@ -144,7 +147,7 @@ class Stack:
         )
         count = len(list(self.log_dir.glob("operator-*.log")))
         self.operator = OperatorProcess(
-            env=env, log_path=self.log_dir / f"operator-{count}.log", namespaces=(self.namespace,)
+            env=env, log_path=self.log_dir / f"operator-{count}.log", namespaces=(self.namespace, *also_watch)
         ).start()
         return self.operator
 
