@@ -217,7 +217,7 @@ class ManagedReconciler:
         fields: dict[str, Any] = {"inferenceId": desired.inference_id, "elasticsearchVersion": client.version}
         events = list(events or [])
         if plan.step is Step.ALREADY_EXISTS:
-            message = messages.already_exists(
+            words = messages.already_exists(
                 desired.inference_id, differences, obj.kubectl_args, adopt_asked=client.adopt
             )
             fields["ownership"] = None
@@ -226,7 +226,7 @@ class ManagedReconciler:
             # Replaced behind the operator's back: the record of what it created stays (so the next look says the
             # same, and a deletion knows the endpoint there now is not its own).
             assert ownership is not None
-            message = messages.mismatch(desired.inference_id, differences)
+            words = messages.mismatch(desired.inference_id, differences)
             fields["ownership"] = ownership.as_status()
             reason = "ConfigurationMismatch"
         else:  # ours, but Elasticsearch cannot change it in place
@@ -235,10 +235,12 @@ class ManagedReconciler:
             events += claimed
             fields["ownership"] = ownership.as_status()
             if plan.step is Step.NEEDS_RECREATE:
-                message, reason = messages.needs_recreate(desired.inference_id, differences), "NeedsRecreate"
+                words, reason = messages.needs_recreate(desired.inference_id, differences), "NeedsRecreate"
             else:
-                message = messages.update_not_supported(desired.inference_id, differences, client.version)
+                words = messages.update_not_supported(desired.inference_id, differences, client.version)
                 reason = "UpdateNotSupported"
+        # Looked at again at the drift check's pace (Elasticsearch may change), and at once when the spec does.
+        message = messages.waiting(words[0], self._when(Recheck.POLL, 0.0), words[1])
         update = status.not_ready(reason, message, retrying=False, fields=fields)
         return await self._settle(obj, update, events, outcome="stalled")
 
@@ -406,7 +408,7 @@ class ManagedReconciler:
         """When the operator looks again, in a few distinct words (a message that changed at every retry would
         be a status write at every retry)."""
         if recheck is Recheck.POLL:
-            return f"looked at again within {messages.duration(self.config.resync_seconds * 1.5)}"
+            return f"looked at again within {messages.duration(self.config.resync_seconds * 1.5)} and on any change"
         bound = next((b for b in _WAIT_BUCKETS if b >= delay), delay)
         return f"checked again within {messages.duration(bound)}"
 

@@ -55,7 +55,7 @@ def ready(inference_id: str) -> str:
 def conflict(inference_id: str, winner: str) -> str:
     return (
         f"{winner} already manages inference endpoint {inference_id} on this Elasticsearch; this resource leaves "
-        f"the endpoint alone (also when deleted) until that one is gone"
+        f"the endpoint alone (also when deleted) until that one is gone (looked at again as soon as it goes)"
     )
 
 
@@ -63,39 +63,52 @@ def adopt_command(kubectl_args: str) -> str:
     return f"kubectl annotate {kubectl_args} {contract.ADOPT_ANNOTATION}=true"
 
 
-def already_exists(inference_id: str, differences: str, kubectl_args: str, *, adopt_asked: bool) -> str:
+def waiting(problem: str, when: str, advice: str | None = None) -> str:
+    """`problem (when). advice`: when the operator looks again, and what a person can do last (a command is copied
+    from the end of a message)."""
+    return f"{problem} ({when}). {advice}" if advice else f"{problem} ({when})"
+
+
+Words = tuple[str, str | None]  # (the problem, what a person can do about it)
+
+
+def already_exists(inference_id: str, differences: str, kubectl_args: str, *, adopt_asked: bool) -> Words:
     """An endpoint this resource did not create is there: whose it is, and how to take it over if it is yours."""
     if adopt_asked:  # the annotation is set, but the endpoint is of another task type or service
         return (
             f"inference endpoint {inference_id} already exists in Elasticsearch with another task type or service "
-            f"(it differs in {differences}); it cannot be adopted and is left untouched. Use another inferenceId"
+            f"(it differs in {differences}); it cannot be adopted and is left untouched",
+            "Use another inferenceId",
         )
     return (
         f"inference endpoint {inference_id} already exists in Elasticsearch and was not created by this resource; "
-        f"it is left untouched (never written to nor deleted by this resource). If it is yours to manage from "
-        f"here: {adopt_command(kubectl_args)}"
+        f"it is left untouched (never written to nor deleted by this resource)",
+        f"If it is yours to manage from here: {adopt_command(kubectl_args)}",
     )
 
 
-def mismatch(inference_id: str, differences: str) -> str:
+def mismatch(inference_id: str, differences: str) -> Words:
     return (
         f"inference endpoint {inference_id} exists in Elasticsearch with another configuration (it differs in "
         f"{differences}); it was replaced outside the operator, so it is no longer this resource's and is left "
-        f"untouched. Delete it in Elasticsearch, or use another inferenceId"
+        f"untouched",
+        "Delete it in Elasticsearch, or use another inferenceId",
     )
 
 
-def needs_recreate(inference_id: str, differences: str) -> str:
+def needs_recreate(inference_id: str, differences: str) -> Words:
     return (
         f"inference endpoint {inference_id} differs from the spec in {differences}, which Elasticsearch cannot "
-        f"change in place; create a new resource (another inferenceId) for the new configuration"
+        f"change in place",
+        "Create a new resource (another inferenceId) for the new configuration",
     )
 
 
-def update_not_supported(inference_id: str, differences: str, version: str) -> str:
+def update_not_supported(inference_id: str, differences: str, version: str) -> Words:
     return (
         f"inference endpoint {inference_id} differs from the spec in {differences or 'its secrets'}, which "
-        f"Elasticsearch {version} cannot update in place"
+        f"Elasticsearch {version} cannot update in place",
+        None,
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from . import messages
 from .connections import ElasticsearchNotReady
 from .errors import (
     AuthFailed,
@@ -48,7 +49,7 @@ class Verdict:
 
     def words(self, when: str) -> str:
         """The message with when the operator looks again, and the advice last (a command is copied from the end)."""
-        return f"{self.message} ({when}). {self.advice}" if self.advice else f"{self.message} ({when})"
+        return messages.waiting(self.message, when, self.advice)
 
 
 # error type -> (reason, stalled: a person must act first, transient: says nothing about the endpoint, recheck).

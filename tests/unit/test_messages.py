@@ -20,9 +20,10 @@ def test_a_deletion_blocked_by_800_indexes_has_a_short_message() -> None:
     assert message.endswith("kubectl annotate -n ns inferenceendpoint/e5 inference.es-operator.dev/force=true")
 
 
-def test_already_exists_says_how_to_adopt() -> None:
-    message = messages.already_exists("e5", "", "-n ns inferenceendpoint/e5", adopt_asked=False)
-    assert "was not created by this resource" in message
+def test_already_exists_says_when_and_how_to_adopt_last() -> None:
+    problem, advice = messages.already_exists("e5", "", "-n ns inferenceendpoint/e5", adopt_asked=False)
+    message = messages.waiting(problem, "looked at again within 90 s and on any change", advice)
+    assert "was not created by this resource" in message and "(looked at again within 90 s" in message
     assert message.endswith("kubectl annotate -n ns inferenceendpoint/e5 inference.es-operator.dev/adopt=true")
 
 
