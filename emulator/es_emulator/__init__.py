@@ -1,5 +1,6 @@
-"""An Elasticsearch emulator for the inference endpoint APIs, faithful to
-``shared/reference/elasticsearch-inference-api.md`` (the "reference"; § numbers in comments point into it).
+"""An Elasticsearch emulator for the inference endpoint APIs, faithful to the project's Elasticsearch reference
+notes on the inference API (the "reference"; § numbers in comments point into them) and held to Elasticsearch's
+published REST API spec (apis.py, restspec.py).
 
     from es_emulator import EmulatorServer, User, ApiKey
     with EmulatorServer(version="8.19.0") as srv:

@@ -5,8 +5,8 @@ For an Elasticsearch route: log the request → faults (latency, drop, injected 
 response channel is built: a bad value is a bad request, answered without the parameters) → ``error_trace``
 (RestController: a bad value is a flat 400) → route (OPTIONS / 405 / 400 no handler) → body Content-Type
 (406) → authentication (401, §5.2) → the handler's REST parsing → unrecognized parameters → the action
-(validation, authorization 403, work). Every answer carries ``X-elastic-product`` (§6.1); an error answers
-with stack traces when ``error_trace`` is true (errors.py).
+(validation, authorization 403, work). Every answer but a 401 or a 403 carries ``X-elastic-product`` (§6.1);
+an error answers with stack traces when ``error_trace`` is true (errors.py).
 """
 
 from __future__ import annotations
@@ -138,7 +138,11 @@ def _process(
 
 
 def _render(reply: Reply, version: int | None, *, pretty: bool) -> web.Response:
-    headers: CIMultiDict[str] = CIMultiDict([PRODUCT_HEADER, *reply.headers])
+    # RestController adds the product header to the thread context's response headers on every request, and
+    # DefaultRestChannel sends them through RestResponse.filterHeaders, which drops it (and Warning) from a 401 or
+    # a 403: an unauthenticated or unauthorized caller is not told what product answered.
+    product = [] if reply.status in (401, 403) else [PRODUCT_HEADER]
+    headers: CIMultiDict[str] = CIMultiDict([*product, *reply.headers])
     body = None
     if reply.text:
         headers["Content-Type"] = TEXT_CONTENT_TYPE

@@ -186,10 +186,12 @@ class RestSpec:
         documented: dict[str, Param] = dict(self.common)
         for api in resolution.apis:
             documented.update(self.apis[api].params)
+        apis = resolution.apis
+        named = ", ".join(apis) if len(apis) <= 3 else f"{apis[0]} (and {len(apis) - 1} more APIs of this route)"
         for name, raw in query.items():
             param = documented.get(name)
             if param is None:
-                problems.append(f"{where}: [{name}] is not a parameter of {', '.join(resolution.apis)}")
+                problems.append(f"{where}: [{name}] is not a parameter of {named}")
             elif (problem := param.value_problem(raw)) is not None:
                 problems.append(f"{where}: {problem}")
         return problems
