@@ -40,8 +40,6 @@ class Profile:
     # §0 "9.1 (8.19 [unverified])": force also bypasses a missing service, an unparsable config and a
     # failed stop. Decision: 8.19 gets it too (PR #129090 landed before 8.19.0 was cut).
     force_bypasses_service_errors: bool
-    # §3.4: the update API exists since 8.17.
-    update_api: bool
     # §0 9.5-era: the update API rejects default endpoints and can replace chunking_settings.
     update_rejects_defaults: bool
     update_chunking_settings: bool
@@ -111,7 +109,6 @@ def _profile(
         default_endpoint_ids=defaults,
         reserved_delete_needs_force=reserved_force,
         force_bypasses_service_errors=force_bypass,
-        update_api=at_least((8, 17)),
         update_rejects_defaults=at_least((9, 5)),
         update_chunking_settings=at_least((9, 5)),
         put_timeout_param=put_timeout,
