@@ -43,6 +43,7 @@ test: $(STAMP)  ## the whole suite: lint, unit, emulator conformance, end to end
 	@bash testbed/build-helm.sh >/dev/null
 	@bash testbed/build-statuscheck.sh >/dev/null
 	@bash testbed/build-promtool.sh >/dev/null
+	@bash testbed/fetch-rest-api-spec.sh >/dev/null
 	@set +e; $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: treated as a failure (check PYTEST_ARGS)" >&2; exit 1; fi; \
 	exit $$rc
@@ -83,6 +84,10 @@ statuscheck:  ## build or find the kstatus / Flux CEL / Argo CD Lua checker the 
 .PHONY: promtool
 promtool:  ## build or find the promtool that checks the alerts, the dashboard's queries and a scrape; prints its path
 	@bash testbed/build-promtool.sh
+
+.PHONY: rest-api-spec
+rest-api-spec:  ## fetch or find Elasticsearch's REST API spec the emulator is held to; prints its api/ folder
+	@bash testbed/fetch-rest-api-spec.sh
 
 .PHONY: helm
 helm:  ## build or find the helm CLI the chart tests use; prints its path

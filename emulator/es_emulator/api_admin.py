@@ -29,7 +29,7 @@ from typing import Any
 from .errors import SimpleError
 from .faults import Hold
 from .rest import ACKNOWLEDGED, Context, Reply, ok
-from .routing import Router
+from .routing import OptionsAnswer, Router
 
 PREFIX = "/_emulator"
 
@@ -62,14 +62,18 @@ def build_router() -> Router[AdminHandler]:
 
 def dispatch(router: Router[AdminHandler], ctx: Context, method: str, path: str, raw_body: bytes) -> Reply:
     try:
-        handler, path_params = router.resolve(method, path, path)
+        route, path_params = router.resolve(method, path, path)
         try:
             body = json.loads(raw_body) if raw_body else {}
         except ValueError as exc:
             raise SimpleError(400, f"body is not JSON: {exc}") from None
-        return handler(ctx, body, path_params)
+        return route.handler(ctx, body, path_params)
     except SimpleError as exc:
         return Reply(exc.status, exc.body())
+    except OptionsAnswer as exc:
+        return Reply(
+            405, SimpleError(405, f"{method} is not served under {PREFIX}").body(), [("Allow", ",".join(exc.allowed))]
+        )
     except (TypeError, ValueError, KeyError) as exc:
         return Reply(400, SimpleError(400, f"bad request: {exc}").body())
 

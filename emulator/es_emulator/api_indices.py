@@ -16,15 +16,22 @@ from .routing import Router
 
 def register(router: Router[Any], ctx: Context) -> None:
     del ctx
-    router.add("PUT", "/{index}", create_index)
-    router.add("GET", "/{index}", get_index)
-    router.add("HEAD", "/{index}", index_exists)
-    router.add("DELETE", "/{index}", delete_index)
-    router.add_many(("GET",), ("/_mapping", "/{index}/_mapping"), get_mapping)
+    router.add("PUT", "/{index}", create_index, api="indices.create")
+    router.add("GET", "/{index}", get_index, api="indices.get")
+    router.add("HEAD", "/{index}", index_exists, api="indices.exists")
+    router.add("DELETE", "/{index}", delete_index, api="indices.delete")
+    router.add_many(("GET",), ("/_mapping", "/{index}/_mapping"), get_mapping, api="indices.get_mapping")
 
 
-def _consume(request: RestRequest, *names: str) -> None:
-    for name in names:
+def _read(
+    request: RestRequest, *, booleans: tuple[str, ...] = (), times: tuple[str, ...] = (), other: tuple[str, ...] = ()
+) -> None:
+    """The spec's parameters of the API, parsed as the REST handler does (IndicesOptions where it applies)."""
+    for name in booleans:
+        request.params.boolean(name)
+    for name in times:
+        request.params.time_value(name)
+    for name in other:
         request.params.get(name)
 
 
@@ -49,7 +56,7 @@ def _resolve(ctx: Context, expression: str, *, allow_wildcards: bool = True) -> 
 
 def create_index(ctx: Context, request: RestRequest) -> Action:
     name = request.path_params["index"]
-    _consume(request, "wait_for_active_shards", "timeout", "master_timeout")
+    _read(request, times=("timeout", "master_timeout"), other=("wait_for_active_shards",))
     body = request.json_object(required=False)
 
     def action() -> Reply:
@@ -66,7 +73,8 @@ def create_index(ctx: Context, request: RestRequest) -> Action:
 
 def get_mapping(ctx: Context, request: RestRequest) -> Action:
     expression = request.path_params.get("index", "_all")
-    _consume(request, "master_timeout", "local", "ignore_unavailable", "allow_no_indices", "expand_wildcards")
+    request.params.indices_options()
+    _read(request, booleans=("local",), times=("master_timeout",))
 
     def action() -> Reply:
         ctx.authorize(request, security.INDEX_GET_MAPPING, [expression])
@@ -95,16 +103,9 @@ def _index_json(index: Index, ctx: Context) -> dict[str, Any]:
 
 def get_index(ctx: Context, request: RestRequest) -> Action:
     expression = request.path_params["index"]
-    _consume(
-        request,
-        "master_timeout",
-        "local",
-        "ignore_unavailable",
-        "allow_no_indices",
-        "expand_wildcards",
-        "include_defaults",
-        "flat_settings",
-        "features",
+    request.params.indices_options()
+    _read(
+        request, booleans=("local", "include_defaults", "flat_settings"), times=("master_timeout",), other=("features",)
     )
 
     def action() -> Reply:
@@ -118,15 +119,8 @@ def get_index(ctx: Context, request: RestRequest) -> Action:
 
 def index_exists(ctx: Context, request: RestRequest) -> Action:
     expression = request.path_params["index"]
-    _consume(
-        request,
-        "local",
-        "ignore_unavailable",
-        "allow_no_indices",
-        "expand_wildcards",
-        "include_defaults",
-        "flat_settings",
-    )
+    request.params.indices_options()
+    _read(request, booleans=("local", "include_defaults", "flat_settings"))
 
     def action() -> Reply:
         ctx.authorize(request, security.INDEX_GET, [expression])
@@ -141,7 +135,8 @@ def index_exists(ctx: Context, request: RestRequest) -> Action:
 
 def delete_index(ctx: Context, request: RestRequest) -> Action:
     expression = request.path_params["index"]
-    _consume(request, "timeout", "master_timeout", "ignore_unavailable", "allow_no_indices", "expand_wildcards")
+    request.params.indices_options()
+    _read(request, times=("timeout", "master_timeout"))
 
     def action() -> Reply:
         ctx.authorize(request, security.INDEX_DELETE, [expression])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import security
+from .apis import PUT_APIS
 from .endpoints import ANY, Endpoint, parse_task_type, valid_inference_id
 from .errors import EsError, bad_request, java_map, java_set, resource_not_found, status_exception, validation_failed
 from .rest import Action, Context, Reply, RestRequest, ok
@@ -21,17 +22,15 @@ from .services import (
 
 
 def register(router: Router[Any], ctx: Context) -> None:
-    one, two = "/_inference/{task_type_or_id}", "/_inference/{task_type}/{inference_id}"
-    router.add_many(("PUT",), (one, two), put_endpoint)
-    router.add_many(("GET",), ("/_inference", "/_inference/_all", one, two), get_endpoints)
-    router.add_many(("DELETE",), (one, two), delete_endpoint)
-    if ctx.profile.update_api:
+    # Elasticsearch's own path parameter names (Paths.java): they are the names "did you mean" may suggest.
+    one, two = "/_inference/{task_type_or_id}", "/_inference/{task_type_or_id}/{inference_id}"
+    router.add("PUT", one, put_endpoint, api="inference.put")
+    router.add("PUT", two, put_endpoint, api=PUT_APIS)  # inference.put and every typed inference.put_<service>
+    router.add_many(("GET",), ("/_inference", "/_inference/_all", one, two), get_endpoints, api="inference.get")
+    router.add_many(("DELETE",), (one, two), delete_endpoint, api="inference.delete")
+    if "inference.update" in ctx.profile.apis:
         # Before 8.17 these paths fall through to PUT {task_type}/{inference_id}: "Unknown task_type [<id>]".
-        router.add_many(
-            ("PUT",),
-            ("/_inference/{inference_id}/_update", "/_inference/{task_type}/{inference_id}/_update"),
-            update_endpoint,
-        )
+        router.add_many(("PUT",), (f"{one}/_update", f"{two}/_update"), update_endpoint, api="inference.update")
 
 
 # --- shared helpers --------------------------------------------------------------------------------------
@@ -41,12 +40,10 @@ def _target(ctx: Context, request: RestRequest) -> tuple[str, str]:
     """(task type, id) from the path: one segment is an id with task type ``any``; with two segments the first
     is parsed as a task type (§1.1)."""
     pp = request.path_params
-    if "task_type" in pp:
-        return parse_task_type(pp["task_type"], ctx.profile), pp["inference_id"]
+    if "inference_id" in pp:
+        return parse_task_type(pp["task_type_or_id"], ctx.profile), pp["inference_id"]
     if "task_type_or_id" in pp:
         return ANY, pp["task_type_or_id"]
-    if "inference_id" in pp:
-        return ANY, pp["inference_id"]
     return ANY, "_all"
 
 
@@ -291,8 +288,12 @@ _UPDATABLE = (SERVICE_SETTINGS, TASK_SETTINGS, "task_type")
 
 def update_endpoint(ctx: Context, request: RestRequest) -> Action:
     pp = request.path_params
-    url_task = parse_task_type(pp["task_type"], ctx.profile) if "task_type" in pp else ANY
-    inference_id = pp["inference_id"]
+    two_segments = "inference_id" in pp
+    url_task = parse_task_type(pp["task_type_or_id"], ctx.profile) if two_segments else ANY
+    inference_id = pp["inference_id"] if two_segments else pp["task_type_or_id"]
+    # RestUpdateInferenceModelAction reads master_timeout (RestUtils.getMasterNodeTimeout) though the spec does
+    # not list it; the spec's timeout came with 9.5.
+    request.params.time_value("master_timeout")
     if ctx.profile.update_timeout_param:
         request.params.time_value("timeout")
     body = _parse_update_body(ctx, request)

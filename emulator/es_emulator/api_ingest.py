@@ -15,9 +15,9 @@ from .routing import Router
 
 def register(router: Router[Any], ctx: Context) -> None:
     del ctx
-    router.add("PUT", "/_ingest/pipeline/{id}", put_pipeline)
-    router.add_many(("GET",), ("/_ingest/pipeline", "/_ingest/pipeline/{id}"), get_pipelines)
-    router.add("DELETE", "/_ingest/pipeline/{id}", delete_pipeline)
+    router.add("PUT", "/_ingest/pipeline/{id}", put_pipeline, api="ingest.put_pipeline")
+    router.add_many(("GET",), ("/_ingest/pipeline", "/_ingest/pipeline/{id}"), get_pipelines, api="ingest.get_pipeline")
+    router.add("DELETE", "/_ingest/pipeline/{id}", delete_pipeline, api="ingest.delete_pipeline")
 
 
 def _missing_property(name: str, processor_type: str | None = None) -> EsError:
@@ -67,10 +67,11 @@ def _java_type(value: Any) -> str:
 
 def put_pipeline(ctx: Context, request: RestRequest) -> Action:
     pipeline_id = request.path_params["id"]
-    for name in ("master_timeout", "timeout", "if_version"):
-        request.params.get(name)
-    body = request.json_object(required=True)
-    assert body is not None
+    # RestPutPipelineAction's order: if_version, the body (or the source parameter), then the timeouts.
+    request.params.if_version()
+    body = request.content_or_source()
+    for name in ("master_timeout", "timeout"):
+        request.params.time_value(name)
 
     def action() -> Reply:
         ctx.authorize(request, security.PIPELINE_PUT)
@@ -102,7 +103,7 @@ def _matching(patterns: list[str], ids: Iterable[str]) -> list[str]:
 def get_pipelines(ctx: Context, request: RestRequest) -> Action:
     patterns = request.path_params.get("id", "*").split(",")
     summary = request.params.boolean("summary")
-    request.params.get("master_timeout")
+    request.params.time_value("master_timeout")
 
     def action() -> Reply:
         ctx.authorize(request, security.PIPELINE_GET)
@@ -118,7 +119,7 @@ def get_pipelines(ctx: Context, request: RestRequest) -> Action:
 def delete_pipeline(ctx: Context, request: RestRequest) -> Action:
     patterns = request.path_params["id"].split(",")
     for name in ("master_timeout", "timeout"):
-        request.params.get(name)
+        request.params.time_value(name)
 
     def action() -> Reply:
         ctx.authorize(request, security.PIPELINE_DELETE)

@@ -14,7 +14,8 @@ TAGLINE = "You Know, for Search"
 
 def register(router: Router[Any], ctx: Context) -> None:
     del ctx
-    router.add_many(("GET", "HEAD"), ("/",), main)
+    router.add("GET", "/", main, api="info")
+    router.add("HEAD", "/", main, api="ping")
 
 
 def main_response(ctx: Context) -> dict[str, Any]:

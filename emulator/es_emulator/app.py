@@ -1,9 +1,12 @@
 """The aiohttp application: request pipeline in Elasticsearch's order.
 
 For an Elasticsearch route: log the request → faults (latency, drop, injected status) → media-type versions
-(§6.2, checked while the request is built, before anything else) → route (400 no handler / 405) → body
-Content-Type (406) → authentication (401, §5.2) → the handler's REST parsing → unrecognized parameters →
-the action (validation, authorization 403, work). Every answer carries ``X-elastic-product`` (§6.1).
+(§6.2, checked while the request is built, before anything else) → ``pretty`` and ``human`` (parsed while the
+response channel is built: a bad value is a bad request, answered without the parameters) → ``error_trace``
+(RestController: a bad value is a flat 400) → route (OPTIONS / 405 / 400 no handler) → body Content-Type
+(406) → authentication (401, §5.2) → the handler's REST parsing → unrecognized parameters → the action
+(validation, authorization 403, work). Every answer but a 401 or a 403 carries ``X-elastic-product`` (§6.1);
+an error answers with stack traces when ``error_trace`` is true (errors.py).
 """
 
 from __future__ import annotations
@@ -24,11 +27,12 @@ from .faults import RecordedRequest
 from .media import check_body_content_type, check_versions, parse_media_type, response_content_type
 from .params import Params
 from .rest import Context, Prepare, Reply, RestRequest
-from .routing import Router
+from .routing import OptionsAnswer, Router
 
 log = logging.getLogger(__name__)
 
 PRODUCT_HEADER = ("X-elastic-product", "Elasticsearch")
+TEXT_CONTENT_TYPE = "text/plain; charset=UTF-8"  # RestResponse.TEXT_CONTENT_TYPE
 
 
 def build_router(ctx: Context) -> Router[Prepare]:
@@ -83,10 +87,10 @@ async def _answer(
     if hold is not None and not hold.after_apply and not await hold.block(lambda: _client_gone(request)):
         raise asyncio.CancelledError  # the client went away before Elasticsearch acted: nothing is done
     params = Params(query, path)
-    reply, version = _process(ctx, router, request, params, raw_body)
+    reply, version, pretty = _process(ctx, router, request, params, raw_body)
     if hold is not None and hold.after_apply and not await hold.block(lambda: _client_gone(request)):
         raise asyncio.CancelledError  # done, but the answer has nobody to go to
-    response = _render(reply, version, pretty=params.pretty)
+    response = _render(reply, version, pretty=pretty)
     if hold is not None:
         hold.finish("answered")
     return response
@@ -94,7 +98,8 @@ async def _answer(
 
 def _process(
     ctx: Context, router: Router[Prepare], request: web.Request, params: Params, raw_body: bytes
-) -> tuple[Reply, int | None]:
+) -> tuple[Reply, int | None, bool]:
+    """The answer, the compatible-with version of its media type, and whether it is pretty-printed."""
     uri = request.raw_path  # path and query string as received
     version: int | None = None
     try:
@@ -103,28 +108,46 @@ def _process(
         version = check_versions(
             parse_media_type(request.headers.get("Accept")), content_type, bool(raw_body), ctx.major
         )
-        prepare, path_params = router.resolve(request.method, request.path, uri)
+        bad_channel = params.channel_error()
+        if bad_channel is not None:
+            return Reply(bad_channel.status, bad_channel.body()), version, False
+        bad_error_trace = params.error_trace_error()
+        if bad_error_trace is not None:
+            raise bad_error_trace
+        route, path_params = router.resolve(request.method, request.path, uri)
         if raw_body:
             check_body_content_type(content_type_header, content_type)
         principal = ctx.security.authenticate(request.headers.get("Authorization"), uri)
         rest_request = RestRequest(request.method, request.path, uri, params, path_params, raw_body, principal)
-        action = prepare(ctx, rest_request)
+        params.consume(path_params)  # the handlers read their path parameters (RestRequest.param)
+        action = route.handler(ctx, rest_request)
         params.check_unrecognized()
-        return action(), version
+        return action(), version, params.pretty
     except EsError as exc:
         headers = [(name, value) for name, values in exc.headers.items() for value in values]
-        return Reply(exc.status, exc.body(), headers), version
+        return Reply(exc.status, exc.body(error_trace=params.error_trace), headers), version, params.pretty
     except SimpleError as exc:
-        return Reply(exc.status, exc.body(), list(exc.http_headers.items())), version
+        return Reply(exc.status, exc.body(), list(exc.http_headers.items())), version, params.pretty
+    except OptionsAnswer as exc:
+        headers = [("Allow", ",".join(exc.allowed))] if exc.allowed else []
+        return Reply(200, None, headers, text=True), version, False
     except Exception as exc:  # a bug in the emulator: still answer like Elasticsearch would
         log.exception("emulator error on %s %s", request.method, uri)
-        return Reply(500, EsError(500, "exception", f"emulator error: {exc!r}").body()), version
+        error = EsError(500, "exception", f"emulator error: {exc!r}")
+        return Reply(500, error.body()), version, params.pretty
 
 
 def _render(reply: Reply, version: int | None, *, pretty: bool) -> web.Response:
-    headers: CIMultiDict[str] = CIMultiDict([PRODUCT_HEADER, *reply.headers])
+    # RestController adds the product header to the thread context's response headers on every request, and
+    # DefaultRestChannel sends them through RestResponse.filterHeaders, which drops it (and Warning) from a 401 or
+    # a 403: an unauthenticated or unauthorized caller is not told what product answered.
+    product = [] if reply.status in (401, 403) else [PRODUCT_HEADER]
+    headers: CIMultiDict[str] = CIMultiDict([*product, *reply.headers])
     body = None
-    if reply.body is not None:
+    if reply.text:
+        headers["Content-Type"] = TEXT_CONTENT_TYPE
+        body = b""
+    elif reply.body is not None:
         body = _dumps(reply.body, pretty)
         headers["Content-Type"] = response_content_type(version)
     return web.Response(status=reply.status, body=body, headers=headers)

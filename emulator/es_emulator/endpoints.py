@@ -14,7 +14,6 @@ from .profiles import E5_DEFAULT_ID, ELSER_DEFAULT_ID, RERANK_DEFAULT_ID, Profil
 # §3.3: MlStrings id pattern. "_all" is refused separately.
 ID_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9_\-\.]*[a-z0-9])?")
 
-TASK_TYPES = ("text_embedding", "sparse_embedding", "rerank", "completion", "chat_completion")
 ANY = "any"
 
 
@@ -56,8 +55,7 @@ class Endpoint:
 def parse_task_type(raw: str, profile: Profile) -> str:
     """TaskType.fromStringOrStatusException: trimmed, case-insensitive; ``any`` is a valid value."""
     value = raw.strip().lower()
-    known = TASK_TYPES if profile.chat_completion else tuple(t for t in TASK_TYPES if t != "chat_completion")
-    if value != ANY and value not in known:
+    if value != ANY and value not in profile.task_types:
         raise bad_request(f"Unknown task_type [{raw}]")
     return value
 

@@ -6,14 +6,22 @@
                ...extra, ["caused_by": {...}], ["header": {...}]}, "status": N}
 
 ``SimpleError`` is the older flat form ``{"error": "<text>", "status": N}`` that Elasticsearch still uses
-for requests rejected before any handler runs (no route, wrong method, bad Content-Type).
+for requests rejected before any handler runs (wrong method, bad Content-Type, bad error_trace); a request no
+route takes gets ``{"error": "<text>"}`` alone (RestController.handleBadRequest writes no status).
+
+With ``?error_trace=true`` Elasticsearch adds ``stack_trace`` (the Java ``printStackTrace`` text) to the error,
+to every root cause and to every ``caused_by`` (ElasticsearchException.innerToXContent), except on a 401
+(RestResponse) and never to the flat form. The emulator writes it in Java's layout, with its own Python frames.
 """
 
 from __future__ import annotations
 
 import math
+import traceback
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 JsonObject = dict[str, Any]
@@ -47,17 +55,65 @@ class EsError(Exception):
     def __post_init__(self) -> None:
         super().__init__(self.reason)
 
-    def body(self) -> JsonObject:
+    def body(self, *, error_trace: bool = False) -> JsonObject:
+        """The envelope; ``error_trace`` adds the stack traces (not to a 401, as RestResponse decides)."""
+        frames = _frames(self.__traceback__) if error_trace and self.status != 401 else None
         cause: JsonObject = {"type": self.type, "reason": self.reason, **self.extra}
         if self.headers:
             cause["header"] = {k: list(v) for k, v in self.headers.items()}
+        if frames is not None:
+            cause["stack_trace"] = self._stack_trace(frames)
         error: JsonObject = {"root_cause": [dict(cause)], "type": self.type, "reason": self.reason}
         error.update(self.extra)
         if self.caused_by is not None:
             error["caused_by"] = self.caused_by.to_json()
+            if frames is not None:
+                error["caused_by"]["stack_trace"] = _java_text(self.caused_by.type, self.caused_by.reason) + frames
         if self.headers:
             error["header"] = cause["header"]
+        if frames is not None:
+            error["stack_trace"] = cause["stack_trace"]
         return {"error": error, "status": self.status}
+
+    def _stack_trace(self, frames: str) -> str:
+        text = _java_text(self.type, self.reason) + frames
+        if self.caused_by is not None:
+            text += "Caused by: " + _java_text(self.caused_by.type, self.caused_by.reason) + frames
+        return text
+
+
+# The Java classes behind the types the emulator answers with: the first line of a stack trace names them.
+_JAVA_CLASSES = {
+    "status_exception": "org.elasticsearch.ElasticsearchStatusException",
+    "illegal_argument_exception": "java.lang.IllegalArgumentException",
+    "resource_not_found_exception": "org.elasticsearch.ResourceNotFoundException",
+    "resource_already_exists_exception": "org.elasticsearch.ResourceAlreadyExistsException",
+    "security_exception": "org.elasticsearch.ElasticsearchSecurityException",
+    "action_request_validation_exception": "org.elasticsearch.action.ActionRequestValidationException",
+    "validation_exception": "org.elasticsearch.common.ValidationException",
+    "parse_exception": "org.elasticsearch.ElasticsearchParseException",
+    "index_not_found_exception": "org.elasticsearch.index.IndexNotFoundException",
+    "media_type_header_exception": "org.elasticsearch.rest.RestRequest$MediaTypeHeaderException",
+    "number_format_exception": "java.lang.NumberFormatException",
+    "class_cast_exception": "java.lang.ClassCastException",
+    "null_pointer_exception": "java.lang.NullPointerException",
+    "json_parse_exception": "com.fasterxml.jackson.core.JsonParseException",
+}
+
+
+def _java_text(type_: str, reason: str) -> str:
+    """``Throwable.toString()``: the class name, ": ", the message; then a newline."""
+    java_class = _JAVA_CLASSES.get(type_) or "org.elasticsearch." + "".join(p.title() for p in type_.split("_"))
+    return f"{java_class}: {reason}\n"
+
+
+def _frames(tb: TracebackType | None) -> str:
+    """The emulator's frames, innermost first, as Java prints them: a tab, ``at class.method(File:line)``."""
+    lines = [
+        f"\tat es_emulator.{Path(f.filename).stem}.{f.name}({Path(f.filename).name}:{f.lineno})\n"
+        for f in reversed(traceback.extract_tb(tb))
+    ]
+    return "".join(lines) or "\tat es_emulator (no frames)\n"
 
 
 @dataclass
@@ -67,12 +123,14 @@ class SimpleError(Exception):
     status: int
     message: str
     http_headers: Mapping[str, str] = field(default_factory=dict)
+    # RestController.handleBadRequest (no route at all) writes the error text alone.
+    with_status: bool = True
 
     def __post_init__(self) -> None:
         super().__init__(self.message)
 
     def body(self) -> JsonObject:
-        return {"error": self.message, "status": self.status}
+        return {"error": self.message, "status": self.status} if self.with_status else {"error": self.message}
 
 
 # --- constructors for the exception classes the reference names (§5.1 table) -------------------------

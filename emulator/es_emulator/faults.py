@@ -288,6 +288,8 @@ class RequestLog:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._entries: list[RecordedRequest] = []
+        # Called with every request as it is recorded; clear() does not reach them (a check over a whole test).
+        self._listeners: list[Callable[[RecordedRequest], None]] = []
         self.in_flight = 0
         self.max_in_flight = 0  # the most requests being answered at once: what a client's cap must bound
 
@@ -297,7 +299,18 @@ class RequestLog:
             self._entries.append(entry)
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(entry)
         return entry
+
+    def listen(self, listener: Callable[[RecordedRequest], None]) -> None:
+        with self._lock:
+            self._listeners.append(listener)
+
+    def unlisten(self, listener: Callable[[RecordedRequest], None]) -> None:
+        with self._lock:
+            self._listeners.remove(listener)
 
     def answered(self) -> None:
         """A recorded request is done (answered, failed, dropped or abandoned)."""

@@ -91,8 +91,8 @@ def check_versions(accept: MediaType | None, content_type: MediaType | None, has
 
 
 def check_body_content_type(raw_header: str | None, parsed: MediaType | None) -> None:
-    """A body needs a JSON Content-Type: otherwise 406 in the flat error form [unverified: not in the
-    reference; RestController.sendContentTypeErrorMessage]."""
+    """A body needs a JSON Content-Type: otherwise 406 in the flat error form (RestController.dispatchRequest and
+    sendContentTypeErrorMessage, read in the source; not in the reference)."""
     if raw_header is None or not raw_header.strip():
         raise SimpleError(406, "Content-Type header is missing")
     if parsed is None or parsed.type != "application" or parsed.format not in JSON_SUBTYPES:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .apis import served_apis
+
 ELSER_DEFAULT_ID = ".elser-2-elasticsearch"
 E5_DEFAULT_ID = ".multilingual-e5-small-elasticsearch"
 RERANK_DEFAULT_ID = ".rerank-v1-elasticsearch"
@@ -38,8 +40,6 @@ class Profile:
     # §0 "9.1 (8.19 [unverified])": force also bypasses a missing service, an unparsable config and a
     # failed stop. Decision: 8.19 gets it too (PR #129090 landed before 8.19.0 was cut).
     force_bypasses_service_errors: bool
-    # §3.4: the update API exists since 8.17.
-    update_api: bool
     # §0 9.5-era: the update API rejects default endpoints and can replace chunking_settings.
     update_rejects_defaults: bool
     update_chunking_settings: bool
@@ -47,8 +47,12 @@ class Profile:
     put_timeout_param: bool
     # SPEC: the update API accepts `timeout` since 9.5.
     update_timeout_param: bool
-    # Decision (not in the reference): chat_completion arrived with the unified chat API in 8.18 / 9.0.
-    chat_completion: bool
+    # TaskType values the REST layer knows (TaskType.fromStringOrStatusException; `any` besides). Decision (not in
+    # the reference): chat_completion arrived with the unified chat API in 8.18 / 9.0. `embedding` is in the
+    # 9.5.2+ REST spec's task_type options and in none of 9.3.0's (the newest earlier spec): the 9.5 profile.
+    task_types: tuple[str, ...]
+    # The spec APIs this version serves (apis.py): a route of any other answers as no handler takes it.
+    apis: frozenset[str]
     # §3.2 "newer services default it": decision: since 8.16 (when chunking_settings arrived), embedding
     # endpoints of services that chunk get {"strategy":"sentence","max_chunk_size":250,"sentence_overlap":1}.
     default_chunking_settings: bool
@@ -105,12 +109,23 @@ def _profile(
         default_endpoint_ids=defaults,
         reserved_delete_needs_force=reserved_force,
         force_bypasses_service_errors=force_bypass,
-        update_api=at_least((8, 17)),
         update_rejects_defaults=at_least((9, 5)),
         update_chunking_settings=at_least((9, 5)),
         put_timeout_param=put_timeout,
         update_timeout_param=at_least((9, 5)),
-        chat_completion=at_least((8, 18)),
+        task_types=tuple(
+            t
+            for t, since in (
+                ("text_embedding", (8, 15)),
+                ("sparse_embedding", (8, 15)),
+                ("rerank", (8, 15)),
+                ("completion", (8, 15)),
+                ("chat_completion", (8, 18)),
+                ("embedding", (9, 5)),
+            )
+            if at_least(since)
+        ),
+        apis=served_apis(key),
         default_chunking_settings=at_least((8, 16)),
         chunking_strategies=(
             ("word", "sentence", "none", "recursive")

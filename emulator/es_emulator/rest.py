@@ -15,6 +15,7 @@ from typing import Any
 
 from .errors import Cause, EsError, parse_exception
 from .faults import Faults, RequestLog
+from .media import JSON_SUBTYPES, parse_media_type
 from .params import Params
 from .profiles import Profile
 from .security import Principal, Security
@@ -27,6 +28,8 @@ class Reply:
     body: Any  # JSON-serializable; None for an empty body
     # A list, not a dict: a 401 carries several WWW-Authenticate headers.
     headers: list[tuple[str, str]] = field(default_factory=list)
+    # An empty text/plain body (the answer to OPTIONS) instead of JSON.
+    text: bool = False
 
 
 def ok(body: Any) -> Reply:
@@ -65,6 +68,23 @@ class RestRequest:
                 "Failed to parse content to map",
                 caused_by=Cause("json_parse_exception", str(exc)),
             ) from None
+
+    def content_or_source(self) -> dict[str, Any]:
+        """``RestRequest.contentOrSourceParam``: the body, or else the ``source`` parameter in the format
+        ``source_content_type`` names (both then read). Only JSON formats are parsed by the emulator."""
+        if not self.has_body and "source" not in self.params:
+            raise parse_exception("request body or source parameter is required")
+        if not self.has_body:
+            source, type_param = self.params.get("source"), self.params.get("source_content_type")
+            if source is None or type_param is None:
+                raise EsError(500, "illegal_state_exception", "source and source_content_type parameters are required")
+            media_type = parse_media_type(type_param)
+            if media_type is None or media_type.type != "application" or media_type.format not in JSON_SUBTYPES:
+                raise EsError(500, "illegal_state_exception", f"Unknown value for source_content_type [{type_param}]")
+            self.raw_body = source.encode()
+        body = self.json_object(required=True)
+        assert body is not None
+        return body
 
     def json_object(self, *, required: bool) -> dict[str, Any] | None:
         """The body as a JSON object; ``required`` gives RestRequest.requiredContent's error."""

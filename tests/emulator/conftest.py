@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from es_emulator import ApiKey, EmulatorServer, Role, User
+from es_emulator.restspec import RestSpec
+from testbed.restspec import rest_api_spec
 
 # One version per profile (reference §0); ALL covers every profile.
 V815, V816, V817, V818, V819, V90, V91, V95 = (
@@ -68,3 +70,9 @@ def emulator(_servers: dict[tuple[str, bool], EmulatorServer]) -> Factory:
         return srv
 
     return get
+
+
+@pytest.fixture(scope="session")
+def spec() -> RestSpec:
+    """Elasticsearch's published REST API spec at the pinned version (testbed/fetch-rest-api-spec.sh)."""
+    return rest_api_spec()
