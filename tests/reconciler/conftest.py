@@ -18,5 +18,7 @@ def es_version(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def es(es_version: str) -> Iterator[EmulatorServer]:
+    from testbed.restspec import held_to_spec
+
     with EmulatorServer(version=es_version, users=[User(*ES_USER, roles=["superuser"])]) as server:
-        yield server
+        yield from held_to_spec(server)  # every request the reconciler sends is in Elasticsearch's REST spec
