@@ -120,6 +120,13 @@ class Supervisor:
             with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread: the caller stops us
                 loop.add_signal_handler(signum, handler)
 
+    async def _signals_after_startup(self, handler: Callable[[], None]) -> None:
+        """kopf takes SIGTERM and SIGINT over as it starts; take them back once it has (its startup is done), and
+        stop it with its stop flag: stopped by a signal while it was given a stop flag, kopf waits 5 s for its
+        own flag's waiter before it returns, and the Lease would be released 5 s later."""
+        await self.started.wait()
+        self._on_signals(handler)
+
     def _leading(self, leading: bool) -> None:
         self.state = "leading" if leading else "stopping"
         metrics.LEADER.set(1 if leading else 0)
@@ -147,14 +154,16 @@ class Supervisor:
         stop_kopf = asyncio.Event()
         holding = asyncio.create_task(elector.hold())
         stopping = asyncio.create_task(stop.wait())
+        signals = asyncio.create_task(self._signals_after_startup(stop.set))
         running = asyncio.create_task(
             self._kopf(kopf.Memo(namespaces=self.namespaces, may_write=elector.may_write), stop_kopf)
         )
         done, _ = await asyncio.wait({running, holding, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        if stopping in done and holding not in done:  # a signal before kopf took the signals over
+        if stopping in done and holding not in done:  # SIGTERM or SIGINT: kopf stops, its handlers finish
             stop_kopf.set()
             done, _ = await asyncio.wait({running, holding}, return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
+        signals.cancel()
         if holding in done:
             return await self._lost(elector, holding.result(), running, stop_kopf)
 
