@@ -154,6 +154,15 @@ def samples(text: str, name: str) -> list[tuple[str, float]]:
     return [(m.group(1) or "", float(m.group(2))) for line in text.splitlines() if (m := pattern.match(line))]
 
 
+def rss_mib(process: OperatorProcess) -> float:
+    """The process's resident memory now (Linux), 0 elsewhere."""
+    status = Path(f"/proc/{process.pid}/status")
+    if not status.exists():
+        return 0.0
+    line = next(line for line in status.read_text().splitlines() if line.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024
+
+
 def admin_kubeconfig_via(cp: ControlPlane, port: int, path: Path) -> Path:
     """The admin kubeconfig with the API server's address replaced by 127.0.0.1:`port` (a TcpProxy)."""
     config = json.loads(cp.kubeconfig.read_text())

@@ -24,6 +24,7 @@ from .support import (
     endpoints,
     is_write,
     names,
+    rss_mib,
     samples,
     wait_all_gone,
     wait_all_ready,
@@ -59,6 +60,7 @@ def test_only_the_leader_acts_and_a_killed_leader_is_replaced(
     assert samples(metrics, "es_inference_operator_leader") == [("", 0.0)]
     assert not samples(metrics, "es_inference_operator_elasticsearch_requests_total")
     assert "leading as" not in b.log_text() and "standing by as" in b.log_text()
+    print(f"standby: {rss_mib(b):.0f} MiB resident; the leader {rss_mib(a):.0f} MiB")
     assert samples(a.metrics_text(), "es_inference_operator_leader") == [("", 1.0)]
 
     # A stream of creates and deletions, and the leader killed in the middle of it.
