@@ -81,7 +81,7 @@ class LeaseClient:
             if err.status == 404:
                 raise _Missing() from None
             raise LeaseUnavailable(f"{err.status} {err.reason}") from None
-        except (TimeoutError, urllib3.exceptions.HTTPError, OSError) as err:
+        except (TimeoutError, urllib3.exceptions.HTTPError, OSError, ValueError) as err:
             raise LeaseUnavailable(f"{type(err).__name__}: {err}" if str(err) else type(err).__name__) from None
 
     def _body(self, spec: dict[str, Any], resource_version: str | None) -> dict[str, Any]:
@@ -236,8 +236,12 @@ class LeaderElector:
                 left = self._renew_sent_at + settings.renew_deadline - self._clock() if self._renew_sent_at else 0
                 await asyncio.sleep(max(0.0, min(settings.retry_period, left)))
 
-    def _lose(self, reason: str) -> str:
+    def fence(self) -> None:
+        """No Elasticsearch write from now on (the renew deadline closes the fence anyway: this is for sooner)."""
         self._renew_sent_at = None
+
+    def _lose(self, reason: str) -> str:
+        self.fence()
         return reason
 
     async def release(self) -> bool:

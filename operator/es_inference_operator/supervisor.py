@@ -146,6 +146,7 @@ class Supervisor:
             acquiring.cancel()
             log.info("stopped as standby")
             return 0
+        acquiring.result()  # an unexpected failure ends the process here, as a standby
         stopping.cancel()
         self._leading(True)
         log.info("leading as %s (Lease %s)", elector.identity, elector.lease)
@@ -165,7 +166,9 @@ class Supervisor:
         stopping.cancel()
         signals.cancel()
         if holding in done:
-            return await self._lost(elector, holding.result(), running, stop_kopf)
+            failure = holding.exception()
+            reason = f"the elector failed: {failure!r}" if failure else holding.result()
+            return await self._lost(elector, reason, running, stop_kopf)
 
         # kopf stopped: on SIGTERM or SIGINT (it handles them while it runs), or failing. Its handlers are done:
         # give the Lease back.
@@ -181,6 +184,7 @@ class Supervisor:
         return 0
 
     async def _lost(self, elector: LeaderElector, reason: str, running: asyncio.Task[None], stop: asyncio.Event) -> int:
+        elector.fence()
         self._leading(False)
         self.state = "lost"
         log.error(
