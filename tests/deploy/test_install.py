@@ -123,7 +123,7 @@ def test_the_deployment_is_hardened_and_matches_the_operator(control_plane: Cont
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     (container,) = pod["containers"]
     assert container["image"] == IMAGE
-    assert container["args"] == ["--log-format=json", "--leader-elect"]
+    assert container["args"] == ["--log-format=json"]
     security = container["securityContext"]
     assert security["readOnlyRootFilesystem"] is True
     assert security["allowPrivilegeEscalation"] is False
@@ -137,7 +137,8 @@ def test_the_deployment_is_hardened_and_matches_the_operator(control_plane: Cont
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "healthz"}
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "healthz"}
 
-    env = {e["name"]: e["valueFrom"] for e in container["env"]}
+    assert {"name": "OPERATOR_LEADER_ELECTION", "value": "true"} in container["env"]
+    env = {e["name"]: e["valueFrom"] for e in container["env"] if "valueFrom" in e}
     assert env["ELASTICSEARCH_URL"]["secretKeyRef"] == {"name": CONNECTION_SECRET, "key": "url"}
     assert env["ELASTICSEARCH_API_KEY"]["secretKeyRef"] == {
         "name": CONNECTION_SECRET,

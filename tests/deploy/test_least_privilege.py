@@ -1,5 +1,5 @@
 """Least privilege, proven: the operator runs as its ServiceAccount, with the ClusterRole and the leader
-election Role of manifests/base and the arguments and environment the Deployment gives it (--leader-elect),
+election Role of manifests/base and the arguments and environment the Deployment gives it (leader election on),
 cluster-wide as deployed, on a control plane of its own that writes an audit log. It plays the core flows;
 then the log shows no refusal, and the audit log shows that it made exactly the calls the roles grant: every
 rule used, nothing else asked for, the Lease only by its name in the operator's namespace.

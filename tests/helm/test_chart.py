@@ -129,7 +129,8 @@ def test_the_default_render_is_the_kustomize_install_the_helm_way(helm: Helm, co
     (container,) = pod.pop("containers")
     (kustomize_container,) = kustomize_pod.pop("containers")
     assert pod == kustomize_pod
-    secret_refs = [e for e in container.pop("env") if "valueFrom" in e]
+    # The same Secret keys and downward API fields, and leader election on.
+    secret_refs = [e for e in container.pop("env") if "valueFrom" in e or e["name"] == "OPERATOR_LEADER_ELECTION"]
     assert sorted(secret_refs, key=str) == sorted(kustomize_container.pop("env"), key=str)
     assert container == kustomize_container
 
@@ -153,12 +154,8 @@ def test_the_settings_reach_the_container(helm: Helm) -> None:
     assert env["ELASTICSEARCH_CA_FILE"] == "/etc/elasticsearch/ca/ca.crt"
     assert env["OPERATOR_DEFAULT_DELETION_POLICY"] == "Orphan" and env["OPERATOR_RESYNC_SECONDS"] == "300"
     assert env["OPERATOR_METRICS_PORT"] == "9090"
-    assert container["args"] == [
-        "--log-format=json",
-        "--leader-elect",
-        "--namespace=helm-team-a",
-        "--namespace=helm-team-b",
-    ]
+    assert container["args"] == ["--log-format=json", "--namespace=helm-team-a", "--namespace=helm-team-b"]
+    assert env["OPERATOR_LEADER_ELECTION"] == "true"
     assert env["OPERATOR_LEASE_NAME"] == RELEASE and env["OPERATOR_LEASE_DURATION_SECONDS"] == "15"
     assert container["image"] == "ghcr.io/es-inference-operator/es-inference-operator:0.1.0"  # appVersion
     assert find(chart, "Service")["spec"]["ports"][0]["port"] == 9090
@@ -211,7 +208,7 @@ def test_leader_election_values(helm: Helm, tmp_path: Path) -> None:
     deployment = find(off, "Deployment")["spec"]
     assert deployment["replicas"] == 1 and deployment["strategy"] == {"type": "Recreate"}
     (container,) = deployment["template"]["spec"]["containers"]
-    assert "--leader-elect" not in container["args"]
+    assert {"name": "OPERATOR_LEADER_ELECTION", "value": "false"} in container["env"]
     assert not [e for e in container["env"] if e["name"].startswith("OPERATOR_LEASE_")]
     assert "affinity" not in deployment["template"]["spec"]
     assert not [d for d in off if d["kind"] in ("Role", "RoleBinding", "PodDisruptionBudget")]

@@ -154,7 +154,7 @@ def test_helm_install_runs_the_operator_story_and_uninstall_keeps_the_crd(
     assert list(answers.values()) == ["yes", "yes", "yes", "no", "no", "no"], answers
 
     operator = _operator_as_deployed(helm, cp, kubeconfig, tmp_path / "operator-confined.log")
-    assert operator.extra_args == ("--log-format=json", "--leader-elect", "--namespace=team-a")
+    assert operator.extra_args == ("--log-format=json", "--namespace=team-a")
     try:
         operator.start()
         operator.wait_leading(30)  # with the Lease, through the chart's leader election Role
