@@ -1,4 +1,4 @@
-"""kopf, for what it is good at: the watch, startup and cleanup, the liveness probe. It runs no reconcile.
+"""kopf, for what it is good at: the watch, startup and cleanup. It runs no reconcile (the work queue does).
 
 Where to look: CRD (crds/) -> the watch here (one event handler) -> sources.EventSource (is this worth a
 reconcile?) -> workqueue.WorkQueue -> controller.Controller (the workers) -> managed.ManagedReconciler (observe,
@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import kopf
-import prometheus_client
 
 from . import collector, contract, metrics, startup
 from .arbitration import ClaimArbiter
@@ -108,8 +107,6 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
         metrics=collector.install(store, queue, per_resource=config.metrics_per_resource),
     )
     metrics.BUILD_INFO.labels(importlib.metadata.version("es-inference-operator")).set(1)
-    if config.metrics_port:
-        prometheus_client.start_http_server(config.metrics_port)
     log.info("serving %d InferenceEndpoints with %d workers", len(store), config.max_workers)
     memo.runtime.startup_check = asyncio.create_task(startup.check_elasticsearch(config, pool))  # logs one line
 
@@ -135,8 +132,3 @@ async def watch(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     runtime: Runtime | None = memo.get("runtime")
     if runtime is not None:
         runtime.events.on_event(event.get("type"), event.get("object") or {})
-
-
-@kopf.on.probe(id="queue")
-def queue_depth(memo: kopf.Memo, **_: Any) -> int:
-    return len(memo.runtime.queue)

@@ -35,7 +35,9 @@ class Row:
     @property
     def chart_values(self) -> tuple[str, ...]:
         """The chart's value paths, in the order of `variables` (one shared path for the Secret's keys)."""
-        paths = tuple(re.findall(r"`((?:elasticsearch|operator|metrics)\.[A-Za-z.]+)`", self.chart.split("(")[0]))
+        paths = tuple(
+            re.findall(r"`((?:elasticsearch|operator|metrics|leaderElection)\.[A-Za-z.]+)`", self.chart.split("(")[0])
+        )
         return paths if len(paths) == len(self.variables) else paths[:1] * len(self.variables)
 
 

@@ -59,3 +59,10 @@ release or monitor is called, as the alerts (files/monitoring/alerts.yaml) and t
   targetLabel: job
   replacement: es-inference-operator
 {{- end }}
+
+{{/*
+The leader election Lease's name: leaderElection.leaseName, or the objects' full name.
+*/}}
+{{- define "es-inference-operator.leaseName" -}}
+{{- .Values.leaderElection.leaseName | default (include "es-inference-operator.fullname" .) }}
+{{- end }}
