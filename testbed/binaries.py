@@ -15,7 +15,7 @@ from typing import IO
 
 from testbed.errors import ControlPlaneError
 
-__all__ = ["BUILD_SCRIPT", "REPO_ROOT", "TESTBED", "VERSIONS_FILE", "find_binaries", "versions"]
+__all__ = ["BUILD_SCRIPT", "REPO_ROOT", "TESTBED", "VERSIONS_FILE", "find_binaries", "run_build_script", "versions"]
 
 TESTBED = Path(__file__).resolve().parent
 REPO_ROOT = TESTBED.parent
@@ -39,28 +39,20 @@ def versions() -> dict[str, str]:
 _bin_dir_cache: Path | None = None
 
 
-def find_binaries(*, echo: IO[str] | None = None) -> Path:
-    """Run ``build-controlplane.sh`` (a cache hit takes well under a second) and return the binaries' folder.
-
-    A cold build (empty Go caches) compiles for about 22 CPU-minutes, so at least 11 minutes on 2 idle cores
-    (the README has the measured numbers); its progress goes to ``echo`` (default: stderr) as it comes. The
-    result is memoised for the life of the process.
-    """
-    global _bin_dir_cache
-    if _bin_dir_cache is not None:
-        return _bin_dir_cache
+def run_build_script(script: Path, *, echo: IO[str] | None = None) -> str:
+    """Run one of the testbed's build or fetch scripts, echoing its progress (stderr) to ``echo`` (default:
+    stderr) as it comes, and return the last line of its stdout (the path it built or found)."""
     echo = sys.stderr if echo is None else echo
     tail: collections.deque[str] = collections.deque(maxlen=_BUILD_TAIL_LINES)
     stdout: list[str] = []
     with subprocess.Popen(
-        ["bash", str(BUILD_SCRIPT)],
+        ["bash", str(script)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         cwd=REPO_ROOT,
     ) as proc:
         assert proc.stdout is not None and proc.stderr is not None
-        # The progress (stderr) is echoed as it comes; the last line of stdout is the folder.
         reader = threading.Thread(target=stdout.extend, args=(proc.stdout,), daemon=True)
         reader.start()
         for line in proc.stderr:
@@ -71,8 +63,21 @@ def find_binaries(*, echo: IO[str] | None = None) -> Path:
         returncode = proc.wait()
     if returncode != 0 or not stdout:
         output = "\n".join([*tail, *(line.rstrip("\n") for line in stdout)])
-        raise ControlPlaneError(f"{BUILD_SCRIPT} failed with exit code {returncode}; last output:\n{output}")
-    bin_dir = Path(stdout[-1].strip())
+        raise ControlPlaneError(f"{script} failed with exit code {returncode}; last output:\n{output}")
+    return stdout[-1].strip()
+
+
+def find_binaries(*, echo: IO[str] | None = None) -> Path:
+    """Run ``build-controlplane.sh`` (a cache hit takes well under a second) and return the binaries' folder.
+
+    A cold build (empty Go caches) compiles for about 22 CPU-minutes, so at least 11 minutes on 2 idle cores
+    (the README has the measured numbers); its progress goes to ``echo`` (default: stderr) as it comes. The
+    result is memoised for the life of the process.
+    """
+    global _bin_dir_cache
+    if _bin_dir_cache is not None:
+        return _bin_dir_cache
+    bin_dir = Path(run_build_script(BUILD_SCRIPT, echo=echo))
     missing = [name for name in ("etcd", "kube-apiserver", "kubectl") if not (bin_dir / name).exists()]
     if missing:
         raise ControlPlaneError(f"{BUILD_SCRIPT} printed {bin_dir}, which lacks {', '.join(missing)}")

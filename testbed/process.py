@@ -1,10 +1,11 @@
-"""One supervised process of the control plane (etcd or kube-apiserver): started with its output in a log
+"""One supervised process of the test bed (etcd, kube-apiserver, a node component): started with its output in a log
 file, dying with its parent, stopped with SIGTERM then SIGKILL, and a bounded poll for its readiness."""
 
 from __future__ import annotations
 
 import collections
 import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -54,6 +55,9 @@ class Process:
     popen: subprocess.Popen[bytes] | None = None
     log: IO[bytes] | None = None
     started_at: float = 0.0
+    # What the process is started through (e.g. ``Sandbox.command``: nsenter into the node's namespaces).
+    # Signals go to the whole process group, so that they reach the program behind such a launcher.
+    launcher: Callable[[list[str]], list[str]] | None = None
 
     def start(self, *, die_with_parent: bool) -> None:
         self.log = self.log_path.open("ab")
@@ -61,7 +65,7 @@ class Process:
         self.log.flush()
         self.started_at = time.monotonic()
         self.popen = subprocess.Popen(
-            self.args,
+            self.launcher(self.args) if self.launcher else self.args,
             stdin=subprocess.DEVNULL,
             stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -86,17 +90,21 @@ class Process:
 
     def stop(self, timeout: float) -> None:
         if self.popen is not None and self.popen.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.popen.send_signal(signal.SIGTERM)
+            self.signal(signal.SIGTERM)
             try:
                 self.popen.wait(timeout)
             except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    self.popen.kill()
+                self.signal(signal.SIGKILL)
                 self.popen.wait(10)
         if self.log is not None:
             self.log.close()
             self.log = None
+
+    def signal(self, signum: int) -> None:
+        """Send ``signum`` to the process's group (it leads one: ``start_new_session``)."""
+        if self.popen is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.popen.pid, signum)
 
     def peak_rss_mib(self) -> float | None:
         """VmHWM (peak resident set size) while running, from /proc (Linux)."""
