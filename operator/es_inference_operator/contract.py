@@ -6,6 +6,10 @@ PLURAL = "inferenceendpoints"
 KIND = "InferenceEndpoint"
 
 FINALIZER = f"{GROUP}/finalizer"
+# On a connection Secret (elasticsearchRef.secretName, credentialsSecretName) while an endpoint made through it
+# exists: its deletion (a namespace deleted whole) waits until the endpoints are deleted, as Kubernetes protects a
+# PersistentVolumeClaim in use (kubernetes.io/pvc-protection).
+SECRET_IN_USE_FINALIZER = f"{GROUP}/secret-in-use"
 
 # Either key means "force": the bare one is what `kubectl annotate iep NAME force=true` writes.
 FORCE_ANNOTATION = f"{GROUP}/force"

@@ -21,7 +21,8 @@ from . import metrics
 from .config import OperatorConfig
 from .decisions import retry_delay
 from .errors import NotLeader
-from .managed import ManagedReconciler, Result
+from .managed import ManagedReconciler
+from .outcomes import Result
 from .store import Key
 from .workqueue import ShutDown, WorkQueue
 

@@ -31,6 +31,7 @@ from .external import Connector
 from .kube import KUBE_THREADS, KubeReader, api_client_from_environment
 from .kube_writer import ResourceWriter
 from .managed import ManagedReconciler
+from .protection import SecretProtection
 from .sources import EventSource
 from .store import Key, ResourceStore
 from .workqueue import LOW, WorkQueue
@@ -86,7 +87,8 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     store = ResourceStore()
     connector = Connector(config, kube, pool)
     writer = ResourceWriter(api_client, store)
-    reconciler = ManagedReconciler(config, store, connector, ClaimArbiter(store, connector), writer, kube)
+    protection = SecretProtection(api_client, store, kube)
+    reconciler = ManagedReconciler(config, store, connector, ClaimArbiter(store, connector), writer, kube, protection)
     # A lane per Elasticsearch connection: a cluster that hangs holds at most `lane_limit` workers.
     queue: WorkQueue[Key] = WorkQueue(lane_of=lambda key: _lane(store, key), lane_limit=2 * config.max_concurrency)
     # Every claim is known before the first reconcile: a resource must not take an inference id that an older

@@ -31,6 +31,7 @@ class SecretData:
     name: str
     resource_version: str
     raw: dict[str, bytes]  # as stored: a Secret may hold binary keys (a .p12) beside the text ones we read
+    finalizers: tuple[str, ...] = ()  # its metadata.finalizers (protection.py puts one on Secrets in use)
 
     def __repr__(self) -> str:  # never show the values
         return f"SecretData(name={self.name!r}, resource_version={self.resource_version!r})"
@@ -138,6 +139,10 @@ class KubeReader:
         if current is None or current[0] <= flight[0]:  # never replace a newer read with an older one
             self._cache[key] = (flight[0], flight[0] + self._ttl, future.result())
 
+    def forget_secret(self, namespace: str, name: str) -> None:
+        """Drop what was read of a Secret the operator just changed: the next read asks the API server."""
+        self._cache.pop(("secret", namespace, name), None)
+
     async def read_secret(self, namespace: str, name: str) -> SecretData:
         return (await self.read_secret_with_labels(namespace, name))[0]
 
@@ -159,7 +164,9 @@ class KubeReader:
         metadata = secret.metadata
         version = str(metadata.resource_version) if metadata else ""
         labels = dict((metadata.labels if metadata else None) or {})
-        return SecretData(namespace=namespace, name=name, resource_version=version, raw=raw), labels
+        finalizers = tuple((metadata.finalizers if metadata else None) or ())
+        data = SecretData(namespace=namespace, name=name, resource_version=version, raw=raw, finalizers=finalizers)
+        return data, labels
 
     async def namespace_annotations(self, namespace: str) -> dict[str, str]:
         result: dict[str, str] = await self._read(("namespace", namespace), partial(self._fetch_namespace, namespace))

@@ -12,53 +12,31 @@ Every pass ends with a Result that tells the work queue when to look again; noth
 from __future__ import annotations
 
 import logging
-import random
-import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
-from . import contract, messages, status
+from . import messages, status
 from .arbitration import ClaimArbiter
 from .config import OperatorConfig
 from .decisions import (
-    DeletionStep,
-    References,
     Step,
     create_refused,
-    plan_deletion,
-    poll_delay,
     ready_at,
-    release_without_elasticsearch,
-    retry_delay,
 )
-from .errors import NotLeader, Referenced, Rejected
+from .deletion import Deletion, Protection
+from .errors import NotLeader, Rejected
 from .external import Connector, ExternalClient, Observation
 from .kube import KubeReader
 from .kube_writer import EventTuple, ObjectGone, ResourceWriter, StaleObject
+from .outcomes import AGAIN, GONE, Outcomes, Result
 from .ownership import ADOPTED, CREATED, Ownership, cluster_changed
-from .spec import effective_deletion_policy, is_forced
 from .store import Key, Resource, ResourceStore
 from .sweep import ReferenceSweep
-from .verdicts import Phase, Recheck, classify
+from .verdicts import Phase, Recheck
 
 log = logging.getLogger(__name__)
 
-FIX_RECHECK_SECONDS = 5.0  # a wait for a person's fix (a label, a Secret) is looked at again this often at most
-_WAIT_BUCKETS = (5, 15, 30, 60, 120, 300, 600, 1800)  # "checked again within ..." in few distinct words
 _PASS_THROUGH = (StaleObject, ObjectGone, NotLeader)
-
-
-@dataclass(frozen=True)
-class Result:
-    """What the work queue does next with the key (controller.py)."""
-
-    requeue_after: float | None = None  # look again after this long; None: only when an event brings it back
-    failed: bool = False  # a failure: the key's backoff grows; otherwise it starts again
-    outcome: str = "success"  # for metrics: success, requeue (waiting on purpose), error, stalled
-
-
-AGAIN = Result(requeue_after=0.0, outcome="requeue")  # the object changed under a write: once more, at once
-GONE = Result(outcome="success")
 
 
 class ManagedReconciler:
@@ -70,21 +48,26 @@ class ManagedReconciler:
         arbiter: ClaimArbiter,
         writer: ResourceWriter,
         kube: KubeReader,
+        protection: Protection,
     ) -> None:
         self.config = config
         self.store = store
         self.connector = connector
         self.arbiter = arbiter
         self.writer = writer
-        self.kube = kube
+        self.protection = protection
         self.sweep = ReferenceSweep(config.references_seconds, config.reference_checks_per_second)
+        self.outcomes = Outcomes(config, writer, kube)
+        self.deletion = Deletion(config, connector, arbiter, writer, kube, protection, self.outcomes)
 
     async def reconcile(self, key: Key, attempt: int = 0) -> Result:
         obj = self.store.get(key)
         if obj is None:
             return GONE
+        if obj.deleting:
+            self.sweep.forget(obj.uid)
         try:
-            return await (self.finalize(obj, attempt) if obj.deleting else self.converge(obj, attempt))
+            return await (self.deletion.finalize(obj, attempt) if obj.deleting else self.converge(obj, attempt))
         except StaleObject:
             return AGAIN
         except ObjectGone:
@@ -97,12 +80,12 @@ class ManagedReconciler:
             # The finalizer first (one write in a resource's life, none with policies/finalizer-at-creation):
             # before anything can be created for it, and a sign for health checks that the operator saw it.
             obj = await self.writer.add_finalizer(obj)
-            client = await self.connector.connect(obj, self._reader_for(obj), secrets=True)  # connect
+            client = await self.connector.connect(obj, self.outcomes.reader_for(obj), secrets=True)  # connect
             obj, ownership = await self._leave_other_cluster(obj, client)
             winner = await self.arbiter.winner_over(obj, client.capabilities)
             if winner is not None:  # never touch the endpoint; looked at again when the winner goes
                 update = status.conflict(obj.inference_id, f"{winner.namespace}/{winner.name}")
-                return await self._settle(obj, update, outcome="stalled")
+                return await self.outcomes.settle(obj, update, outcome="stalled")
             secrets_changed = dict(obj.status.get("secretVersions") or {}) != dict(client.secret_versions)
             drift_check = ready_at(obj.status, obj.generation) and not secrets_changed
             observation = await client.observe(ownership, secrets_changed=secrets_changed, drift_check=drift_check)
@@ -119,12 +102,13 @@ class ManagedReconciler:
         except _PASS_THROUGH:
             raise
         except Exception as err:
-            return await self._failed(obj, err, Phase.RECONCILE, attempt)
+            return await self.outcomes.failed(obj, err, Phase.RECONCILE, attempt)
 
     async def _create(self, obj: Resource, client: ExternalClient, ownership: Ownership | None) -> Result:
         desired = obj.desired
         if create_refused(obj.status, obj.generation, client.secret_versions):
-            return await self._settle(obj, status.StatusUpdate(), outcome="stalled")  # the status says why
+            return await self.outcomes.settle(obj, status.StatusUpdate(), outcome="stalled")  # the status says why
+        await self.protection.protect(obj)  # its connection Secret outlives the endpoint made through it
         # The intent, before the PUT: an operator that dies before it hears the answer knows, when it starts
         # again, that the endpoint it then finds with these settings is its own. The same write says the new
         # generation is being worked on (kstatus, Flux and Argo CD see InProgress).
@@ -140,7 +124,7 @@ class ManagedReconciler:
             if err.error_type == "resource_already_exists_exception":  # made by somebody else since the GET
                 await self.writer.write_status(obj, status.StatusUpdate(fields={"ownership": None}))
                 return Result(requeue_after=1.0, outcome="requeue")  # observed again: whose is it?
-            return await self._failed(obj, err, Phase.RECONCILE, 0, fields={"ownership": None})
+            return await self.outcomes.failed(obj, err, Phase.RECONCILE, 0, fields={"ownership": None})
         recreated = ownership is not None and not ownership.pending
         event = (
             ("Warning", "Recreated", f"inference endpoint {desired.inference_id} had been deleted outside the "
@@ -154,6 +138,7 @@ class ManagedReconciler:
         """Asked for (the adopt annotation): from now on the endpoint is managed as if this resource had made it."""
         desired = obj.desired
         assert observation.endpoint is not None
+        await self.protection.protect(obj)
         owned = Ownership.of(desired, client.cluster, ADOPTED, observation.endpoint)
         adopted: EventTuple = ("Normal", "Adopted", f"adopted the existing inference endpoint {desired.inference_id}")
         # Its secrets are unknown (never echoed): ours are sent.
@@ -240,15 +225,16 @@ class ManagedReconciler:
                 words = messages.update_not_supported(desired.inference_id, differences, client.version)
                 reason = "UpdateNotSupported"
         # Looked at again at the drift check's pace (Elasticsearch may change), and at once when the spec does.
-        message = messages.waiting(words[0], self._when(Recheck.POLL, 0.0), words[1])
+        message = messages.waiting(words[0], self.outcomes.when(Recheck.POLL, 0.0), words[1])
         update = status.not_ready(reason, message, retrying=False, fields=fields)
-        return await self._settle(obj, update, events, outcome="stalled")
+        return await self.outcomes.settle(obj, update, events, outcome="stalled")
 
     async def _ready(
         self, obj: Resource, client: ExternalClient, ownership: Ownership, events: list[EventTuple]
     ) -> Result:
         """In line and ours: the status says so, with the references when it is their turn."""
         desired = obj.desired
+        await self.protection.protect(obj)  # (a read of a cached Secret when it is protected already)
         fields: dict[str, Any] = {
             "inferenceId": desired.inference_id,
             "elasticsearchVersion": client.version,
@@ -261,7 +247,9 @@ class ManagedReconciler:
             refs = await client.references()
             if refs is not None:
                 fields["references"] = refs.as_status()
-        return await self._settle(obj, status.ready(messages.ready(desired.inference_id), fields=fields), events)
+        return await self.outcomes.settle(
+            obj, status.ready(messages.ready(desired.inference_id), fields=fields), events
+        )
 
     async def _leave_other_cluster(self, obj: Resource, client: ExternalClient) -> tuple[Resource, Ownership | None]:
         """The resource now points at another cluster (or id): what it created there stays there, recorded in
@@ -276,149 +264,3 @@ class ManagedReconciler:
         update = status.StatusUpdate(fields={"leftBehind": left, "ownership": None})
         obj = await self.writer.write_status(obj, update, [("Warning", "EndpointLeftBehind", message)])
         return obj, None
-
-    # --- Delete ---------------------------------------------------------------------------------------------------
-
-    async def finalize(self, obj: Resource, attempt: int) -> Result:
-        """Behind the finalizer. It goes only once the endpoint is gone, the policy keeps it, or it provably is not
-        this resource's to delete. A deletion that waits (references, Elasticsearch down) holds nothing: it comes
-        back through the queue at its re-check time, or at once on an event (the force annotation)."""
-        if contract.FINALIZER not in obj.finalizers:
-            return GONE
-        self.sweep.forget(obj.uid)
-        kube = self.kube.read_after(time.monotonic())  # decided on what the namespace and Secrets say now
-        desired, ownership = obj.desired, obj.ownership
-        try:
-            annotations = await kube.namespace_annotations(obj.namespace) if not desired.deletion_policy else None
-            policy = effective_deletion_policy(
-                desired.deletion_policy, annotations, self.config.default_deletion_policy
-            )
-            reason = release_without_elasticsearch(policy=policy, ownership=ownership)
-            if reason is not None:  # nothing of this resource's to delete: Elasticsearch is not asked
-                return await self._release(obj, reason)
-            assert ownership is not None
-            client = await self.connector.connect(obj, kube, secrets=False)  # connect
-            here = ownership.recorded_on(client.cluster, client.capabilities.url_origin)
-            rival = here and await self.arbiter.winner_over(obj, client.capabilities) is not None
-            observed = await client.get() if here else None  # observe
-            plan = plan_deletion(  # decide
-                ownership=ownership,
-                capabilities=client.capabilities,
-                observed=observed,
-                claimed_by_other=rival,
-                forced=is_forced(obj.annotations),
-            )
-            if plan.step is DeletionStep.RELEASE:  # act
-                return await self._release(obj, plan.reason)
-            if plan.step is DeletionStep.RELEASE_FOREIGN:
-                event_reason = "NotOurs" if here else "EndpointLeftBehind"
-                message = f"left inference endpoint {desired.inference_id} untouched: {plan.reason}"
-                return await self._release(obj, plan.reason, [("Warning", event_reason, message)])
-            if plan.step is DeletionStep.FORCE_DELETE:
-                await client.delete(force=True)
-                forced: EventTuple = ("Warning", "ForceDeleted", messages.force_deleted(desired.inference_id))
-                return await self._release(obj, "force-deleted", [forced])
-            refs = await client.references()
-            if refs is None:
-                return await self._release(obj, "the endpoint was already gone")
-            if refs:
-                return await self._blocked(obj, refs)
-            await client.delete(force=False)
-            return await self._release(obj, "deleted")
-        except Referenced as err:
-            # A reference appeared between the dry run and the delete: Elasticsearch refused, nothing lost.
-            message = f"{err.reason} To delete it anyway: {messages.force_command(obj.kubectl_args)}"
-            await self.writer.write_status(obj, status.deletion_blocked(None, message))
-            return Result(requeue_after=1.0, outcome="requeue")
-        except _PASS_THROUGH:
-            raise
-        except Exception as err:
-            return await self._failed(obj, err, Phase.DELETE, attempt)
-
-    async def _blocked(self, obj: Resource, refs: References) -> Result:
-        recheck = self.config.blocked_recheck_seconds
-        message = messages.blocked(obj.inference_id, refs, obj.kubectl_args, recheck)
-        await self.writer.write_status(obj, status.deletion_blocked(refs, message))
-        log.info("%s/%s: deletion waits: %s", obj.namespace, obj.name, message)
-        return Result(requeue_after=recheck, outcome="requeue")
-
-    async def _release(self, obj: Resource, reason: str, events: list[EventTuple] | None = None) -> Result:
-        log.info("%s/%s: deleted: %s; the finalizer goes", obj.namespace, obj.name, reason)
-        await self.writer.post_events(obj, events or ())
-        await self.writer.remove_finalizer(obj)
-        return GONE
-
-    # --- Outcomes ----------------------------------------------------------------------------------------------
-
-    async def _settle(
-        self,
-        obj: Resource,
-        update: status.StatusUpdate,
-        events: list[EventTuple] | None = None,
-        *,
-        outcome: str = "success",
-    ) -> Result:
-        """The pass is over: one status write (if anything changed), then the next drift check."""
-        await self.writer.write_status(obj, update, events or ())
-        return Result(requeue_after=self._poll(obj), outcome=outcome)
-
-    async def _failed(
-        self, obj: Resource, err: Exception, phase: Phase, attempt: int, *, fields: dict[str, Any] | None = None
-    ) -> Result:
-        verdict = classify(err, phase)
-        delay = self._delay(verdict.recheck, attempt, verdict.retry_after, obj)
-        words = verdict.words(self._when(verdict.recheck, delay))
-        if phase is Phase.RECONCILE:
-            keep_ready = verdict.transient and ready_at(obj.status, obj.generation)
-            update = status.not_ready(
-                verdict.reason, words, retrying=not verdict.stalled, keep_ready=keep_ready, fields=fields
-            )
-        elif verdict.stalled:
-            orphan = messages.orphan_command(obj.kubectl_args)
-            advice = f"Fix it in Elasticsearch, or let the resource go and keep the endpoint: {orphan}"
-            update = status.deletion_stalled(verdict.reason, f"{words}. {advice}")
-        else:
-            update = status.deletion_waiting(verdict.reason, self._deletion_wait_words(verdict.reason, words, obj))
-        level = logging.INFO if verdict.recheck is Recheck.POLL else logging.WARNING
-        log.log(level, "%s/%s: %s: %s", obj.namespace, obj.name, verdict.reason, words)
-        await self.writer.write_status(obj, update)
-        failed = verdict.recheck is not Recheck.POLL
-        return Result(requeue_after=delay, failed=failed, outcome="stalled" if verdict.stalled else "error")
-
-    @staticmethod
-    def _deletion_wait_words(reason: str, words: str, obj: Resource) -> str:
-        if reason in ("ConfigurationError", "KubernetesUnavailable"):
-            # The endpoint this resource created cannot be reached (its Secret gone, say): a person may let it go.
-            return (
-                f"{words}. To let the resource go and keep the endpoint in Elasticsearch: "
-                f"{messages.orphan_command(obj.kubectl_args)}"
-            )
-        return f"the endpoint is kept and the deletion retried: {words}"
-
-    def _delay(self, recheck: Recheck, attempt: int, retry_after: float | None, obj: Resource) -> float:
-        if recheck is Recheck.POLL:
-            return self._poll(obj)
-        cap = self.config.retry_cap_seconds
-        if recheck is Recheck.FIX:
-            cap = min(cap, FIX_RECHECK_SECONDS)
-        base = min(self.config.retry_base_seconds, cap)
-        return retry_delay(attempt, base=base, cap=cap, retry_after=retry_after, jitter=random.random())
-
-    def _when(self, recheck: Recheck, delay: float) -> str:
-        """When the operator looks again, in a few distinct words (a message that changed at every retry would
-        be a status write at every retry)."""
-        if recheck is Recheck.POLL:
-            return f"looked at again within {messages.duration(self.config.resync_seconds * 1.5)} and on any change"
-        bound = next((b for b in _WAIT_BUCKETS if b >= delay), delay)
-        return f"checked again within {messages.duration(bound)}"
-
-    def _poll(self, obj: Resource) -> float:
-        return poll_delay(obj.uid, self.config.resync_seconds, time.monotonic())
-
-    def _reader_for(self, obj: Resource) -> KubeReader:
-        """Fresh reads while the resource waits for a person's fix (a label, a Secret), shared by every resource
-        that reads the same object: the fix is seen at the next look, not a cache period later."""
-        reason = next((c.get("reason") for c in obj.status.get("conditions") or () if c.get("type") == "Synced"), None)
-        if reason in ("ReferenceNotAllowed", "ConfigurationError"):
-            return self.kube.read_after(time.monotonic() - FIX_RECHECK_SECONDS)
-        return self.kube

@@ -29,6 +29,11 @@ class ElasticsearchRef:
     service_name: str | None = None
     credentials_secret_name: str | None = None  # with name: a Secret of the user's instead of ECK's elastic user
 
+    def connection_secrets(self) -> tuple[str, ...]:
+        """The Secrets of the resource's namespace that a connection to its Elasticsearch reads (a deletion needs
+        them too): the connection Secret, or the credentials for an ECK Elasticsearch."""
+        return tuple(name for name in (self.secret_name, self.credentials_secret_name) if name)
+
     def lane(self, namespace: str) -> str:
         """Which Elasticsearch this names, as far as the spec tells without reading anything: the work queue's
         lane (a cluster that hangs holds only its own lane's workers)."""

@@ -41,6 +41,7 @@ EXPECTED_RULES = {
     (GROUP, "inferenceendpoints", "status", "patch"),
     ("", "events", "", "create"),
     ("", "secrets", "", "get"),
+    ("", "secrets", "", "patch"),
     ("", "namespaces", "", "get"),
     ("elasticsearch.k8s.elastic.co", "elasticsearches", "", "get"),
 }
@@ -243,6 +244,7 @@ ALLOWED = [
     ("patch", IEP, "--subresource=status", "-n", "team-a"),
     ("create", "events", "-n", "team-a"),
     ("get", "secrets", "-n", "team-a"),
+    ("patch", "secrets", "-n", "team-a"),  # the secret-in-use finalizer only
     ("get", "namespaces/team-a"),
     ("get", ECK, "-n", "team-a"),
     ("create", LEASES, "-n", NAMESPACE),
@@ -260,7 +262,6 @@ REFUSED = [
     ("list", "secrets", "-n", "team-a"),
     ("watch", "secrets", "--all-namespaces"),
     ("update", "secrets", "-n", "team-a"),
-    ("patch", "secrets", "-n", "team-a"),
     ("create", "secrets", "-n", "team-a"),
     ("delete", "secrets", "-n", "team-a"),
     ("list", "namespaces"),

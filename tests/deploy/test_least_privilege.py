@@ -165,6 +165,22 @@ def test_the_operator_runs_on_exactly_the_granted_rbac(
         team_b.wait_gone("kept", timeout=30)
         assert es_request(emulator.url, "GET", "/_inference/kept", auth=ES_ADMIN)[0] == 200
 
+        # A connection Secret of the resource's own namespace (secrets: patch): protected by the operator's
+        # finalizer while an endpoint made through it exists, released once the resource is gone.
+        team_b.apply(secret("search", url=emulator.url, **{"api-key": key.encoded}))
+        team_b.apply(endpoint_manifest("via-secret", elasticsearchRef={"secretName": "search"}))
+        team_b.wait_condition("via-secret", "Ready", timeout=30)
+        finalizers = lambda: (
+            json.loads(team_b.run("get", "secret", "search", "-o", "json").stdout)["metadata"].get(  # noqa: E731
+                "finalizers"
+            )
+            or []
+        )
+        assert finalizers() == ["inference.es-operator.dev/secret-in-use"]
+        team_b.run("delete", "iep", "via-secret", "--wait=false")
+        team_b.wait_gone("via-secret", timeout=30)
+        wait_for("the Secret's protection to go", lambda: not finalizers(), timeout=10)
+
         # An ECK reference (elasticsearches: get), with ECK's real CRD: the Elasticsearch exists, and ECK has not
         # made it Ready, so the resource waits and reads no Secret of it (tests/e2e/test_eck.py connects).
         cp.install_crds(eck_crd_file(tmp_path, ELASTICSEARCH_CRD))

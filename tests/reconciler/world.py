@@ -25,7 +25,8 @@ from es_inference_operator.errors import KubernetesUnavailable, NotFound
 from es_inference_operator.external import Connector
 from es_inference_operator.kube import SecretData
 from es_inference_operator.kube_writer import StaleObject
-from es_inference_operator.managed import ManagedReconciler, Result
+from es_inference_operator.managed import ManagedReconciler
+from es_inference_operator.outcomes import Result
 from es_inference_operator.store import Resource, ResourceStore
 
 T = TypeVar("T")
@@ -160,6 +161,20 @@ class FakeWriter:
         self.world.objects[obj.name].events.extend(events)
 
 
+class FakeProtection:
+    """protection.SecretProtection's calls, recorded (the Secrets here are plain dicts)."""
+
+    def __init__(self) -> None:
+        self.protected: list[str] = []
+        self.released: list[str] = []
+
+    async def protect(self, obj: Resource) -> None:
+        self.protected.append(obj.name)
+
+    async def release_unused(self, gone: Resource) -> None:
+        self.released.append(gone.name)
+
+
 class World:
     """InferenceEndpoints in namespace `ns`, reconciled by one operator process."""
 
@@ -189,6 +204,7 @@ class World:
         """A new operator process: nothing in memory survives, only what Kubernetes and Elasticsearch hold."""
         self.store = ResourceStore()
         self.writer = FakeWriter(self)
+        self.protection = FakeProtection()
         connector = Connector(self.config, self.kube, self.pool)  # type: ignore[arg-type]
         self.reconciler = ManagedReconciler(
             self.config,
@@ -197,6 +213,7 @@ class World:
             ClaimArbiter(self.store, connector),
             self.writer,  # type: ignore[arg-type]
             self.kube,  # type: ignore[arg-type]
+            self.protection,
         )
 
     def apply(self, name: str, **spec: Any) -> StoredObject:
