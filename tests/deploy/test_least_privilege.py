@@ -170,12 +170,11 @@ def test_the_operator_runs_on_exactly_the_granted_rbac(
         team_b.apply(secret("search", url=emulator.url, **{"api-key": key.encoded}))
         team_b.apply(endpoint_manifest("via-secret", elasticsearchRef={"secretName": "search"}))
         team_b.wait_condition("via-secret", "Ready", timeout=30)
-        finalizers = lambda: (
-            json.loads(team_b.run("get", "secret", "search", "-o", "json").stdout)["metadata"].get(  # noqa: E731
-                "finalizers"
-            )
-            or []
-        )
+
+        def finalizers() -> list[str]:
+            found = json.loads(team_b.run("get", "secret", "search", "-o", "json").stdout)
+            return list(found["metadata"].get("finalizers") or [])
+
         assert finalizers() == ["inference.es-operator.dev/secret-in-use"]
         team_b.run("delete", "iep", "via-secret", "--wait=false")
         team_b.wait_gone("via-secret", timeout=30)
