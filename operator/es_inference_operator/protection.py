@@ -70,12 +70,14 @@ class SecretProtection:
             )
 
     def _needed(self, gone: Resource, secret: str) -> bool:
-        """Does another resource of the namespace own (or create) an endpoint through `secret`?"""
+        """Does another resource of the namespace own (or create) an endpoint through `secret`, and not let go of it
+        yet? (One whose finalizer went is as good as gone: deletions that run side by side each see the others'.)"""
         return any(
             other.key != gone.key
             and other.namespace == gone.namespace
             and secret in other.desired.elasticsearch_ref.connection_secrets()
             and other.ownership is not None
+            and not (other.deleting and contract.FINALIZER not in other.finalizers)
             for other in self._store
         )
 
