@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import contract
+from .kube_writer import FIELD_MANAGER
 from .store import Key, Resource, ResourceStore
 from .workqueue import HIGH, LOW, WorkQueue
 
@@ -18,8 +19,10 @@ from .workqueue import HIGH, LOW, WorkQueue
 WATCHED_ANNOTATIONS = (*contract.FORCE_ANNOTATIONS, contract.ADOPT_ANNOTATION)
 
 
-def worth_a_reconcile(previous: Resource | None, current: Resource) -> bool:
-    """Does this new version of a resource need a reconcile now (rather than at its next drift check)?"""
+def worth_a_reconcile(previous: Resource | None, current: Resource, *, status_is_ours: bool = False) -> bool:
+    """Does this new version of a resource need a reconcile now (rather than at its next drift check)?
+    `status_is_ours`: the operator itself wrote the status last (its own write, seen on the watch before its
+    answer came back), so a status change is no news."""
     if previous is None or previous.uid != current.uid:
         return True  # new to this operator
     return (
@@ -27,8 +30,20 @@ def worth_a_reconcile(previous: Resource | None, current: Resource) -> bool:
         or previous.deletion_timestamp != current.deletion_timestamp  # a deletion began
         or _watched(previous.annotations) != _watched(current.annotations)  # forced (or no longer)
         or (contract.FINALIZER in previous.finalizers) != (contract.FINALIZER in current.finalizers)
-        or previous.status != current.status  # somebody else wrote the status: it is put right
+        or (previous.status != current.status and not status_is_ours)  # somebody else wrote it: put right
     )
+
+
+def status_written_by_operator(body: Mapping[str, Any]) -> bool:
+    """Is the operator the last writer of the status (managedFields: the newest entry of the status subresource is
+    its field manager's)? Ties in time (a second's resolution) count as somebody else's: a reconcile too many is
+    harmless, one too few is not."""
+    entries = [e for e in (body.get("metadata") or {}).get("managedFields") or () if e.get("subresource") == "status"]
+    if not entries:
+        return False
+    newest = max(str(e.get("time", "")) for e in entries)
+    last = [e for e in entries if str(e.get("time", "")) == newest]
+    return all(e.get("manager") == FIELD_MANAGER for e in last)
 
 
 def concerns_other_claimants(previous: Resource | None, current: Resource | None) -> bool:
@@ -64,7 +79,7 @@ class EventSource:
         previous, current = self.store.observe(body)
         if current is None:
             return  # a version already seen (the answer to the operator's own write, or the startup list)
-        if worth_a_reconcile(previous, current):
+        if worth_a_reconcile(previous, current, status_is_ours=status_written_by_operator(body)):
             # kopf's own listing at startup (no event type) finds what the store's LIST queued already.
             self.queue.add(key, priority=LOW if event_type is None else HIGH)
         if concerns_other_claimants(previous, current):

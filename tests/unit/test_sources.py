@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from es_inference_operator import contract
-from es_inference_operator.sources import concerns_other_claimants, worth_a_reconcile
+from es_inference_operator.sources import concerns_other_claimants, status_written_by_operator, worth_a_reconcile
 from es_inference_operator.store import Resource, ResourceStore
 
 BASE = Resource(
@@ -63,3 +63,24 @@ def test_claimants_are_woken_when_an_id_is_freed_or_taken() -> None:
     assert concerns_other_claimants(BASE, owned)
     assert concerns_other_claimants(BASE, replace(BASE, deletion_timestamp="t"))
     assert not concerns_other_claimants(BASE, replace(BASE, annotations={"a": "b"}))
+
+
+def test_a_status_the_operator_wrote_itself_is_no_news() -> None:
+    changed = replace(BASE, resource_version="11", status={"conditions": []})
+    assert not worth_a_reconcile(BASE, changed, status_is_ours=True)
+    assert worth_a_reconcile(BASE, replace(changed, generation=2), status_is_ours=True)
+
+
+def managed(*entries: tuple[str, str]) -> dict:
+    fields = [{"manager": m, "operation": "Update", "subresource": "status", "time": t} for m, t in entries]
+    fields.append({"manager": "kubectl-client-side-apply", "operation": "Update", "time": "2026-12-04T10:00:09Z"})
+    return {"metadata": {"managedFields": fields}}
+
+
+def test_who_wrote_the_status_last() -> None:
+    ours, user = "es-inference-operator", "kubectl-patch"
+    assert status_written_by_operator(managed((ours, "2026-12-04T10:00:05Z")))
+    assert not status_written_by_operator(managed((ours, "2026-12-04T10:00:05Z"), (user, "2026-12-04T10:00:06Z")))
+    assert status_written_by_operator(managed((user, "2026-12-04T10:00:04Z"), (ours, "2026-12-04T10:00:06Z")))
+    assert not status_written_by_operator(managed((ours, "2026-12-04T10:00:05Z"), (user, "2026-12-04T10:00:05Z")))
+    assert not status_written_by_operator({"metadata": {}})
