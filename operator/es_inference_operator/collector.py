@@ -18,11 +18,24 @@ from .workqueue import WorkQueue
 
 
 class ResourceCollector(Collector):
+    """Computed at most once a second however often it is scraped (a scraper polling fast would otherwise spend the
+    operator's CPU on passes over 10,000 resources)."""
+
+    FRESH_SECONDS = 1.0
+
     def __init__(self, store: ResourceStore, *, per_resource: bool = False) -> None:
         self.store = store
         self.per_resource = per_resource
+        self._last: tuple[float, list[GaugeMetricFamily]] = (float("-inf"), [])
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
+        computed_at, families = self._last
+        if time.monotonic() - computed_at > self.FRESH_SECONDS:
+            families = list(self._compute())
+            self._last = (time.monotonic(), families)
+        yield from families
+
+    def _compute(self) -> Iterator[GaugeMetricFamily]:
         by_condition: Counter[tuple[str, str, str]] = Counter()
         waiting: Counter[str] = Counter()
         blocked_since: list[float] = []
