@@ -236,12 +236,13 @@ def test_the_blocked_deletion_gauge_counts(stack: Stack, kube: Kube) -> None:
     kube.run("delete", "iep", "e5", "--wait=false")
     kube.wait_condition("e5", "DeletionBlocked")
     assert stack.operator is not None
+
     # The resource metrics are computed at most once a second: the next scrapes show the wait.
-    metrics = wait_for(
-        "the blocked deletion in the metrics",
-        lambda: (text := stack.metrics()) if "es_inference_operator_deletions_blocked 1.0" in text else None,
-        timeout=5,
-    )
+    def scrape_showing_it() -> str | None:
+        text = stack.metrics()
+        return text if "es_inference_operator_deletions_blocked 1.0" in text else None
+
+    metrics = wait_for("the blocked deletion in the metrics", scrape_showing_it, timeout=5)
     assert 'es_inference_operator_deletions_waiting{reason="InUse"} 1.0' in metrics
     assert 'es_inference_operator_reconciles_total{operation="reconcile",outcome="success"}' in metrics
     assert 'es_inference_operator_reconciles_total{operation="delete",outcome="requeue"}' in metrics
