@@ -90,14 +90,14 @@ class Deletion:
             if plan.step is DeletionStep.FORCE_DELETE:
                 await client.delete(force=True)
                 forced: EventTuple = ("Warning", "ForceDeleted", messages.force_deleted(desired.inference_id))
-                return await self._release(obj, "force-deleted", [forced])
+                return await self._release(obj, "force-deleted the endpoint", [forced])
             refs = await client.references()
             if refs is None:
                 return await self._release(obj, "the endpoint was already gone")
             if refs:
                 return await self._blocked(obj, refs)
             await client.delete(force=False)
-            return await self._release(obj, "deleted")
+            return await self._release(obj, "deleted the endpoint (nothing referenced it)")
         except Referenced as err:
             # A reference appeared between the dry run and the delete: Elasticsearch refused, nothing lost.
             message = f"{err.reason} To delete it anyway: {messages.force_command(obj.kubectl_args)}"
@@ -116,7 +116,7 @@ class Deletion:
         return Result(requeue_after=recheck, outcome="requeue")
 
     async def _release(self, obj: Resource, reason: str, events: list[EventTuple] | None = None) -> Result:
-        log.info("%s/%s: deleted: %s; the finalizer goes", obj.namespace, obj.name, reason)
+        log.info("%s/%s: %s; the finalizer goes", obj.namespace, obj.name, reason)
         await self.writer.post_events(obj, events or ())
         await self.writer.remove_finalizer(obj)
         await self.protection.release_unused(obj)
