@@ -42,6 +42,7 @@ EXPECTED_RULES = {
     ("", "secrets", "", "get"),
     ("", "namespaces", "", "get"),
     ("elasticsearch.k8s.elastic.co", "elasticsearches", "", "get"),
+    ("", "services", "", "get"),
 }
 ECK = "elasticsearches.elasticsearch.k8s.elastic.co"
 
@@ -200,6 +201,7 @@ ALLOWED = [
     ("get", "secrets", "-n", "team-a"),
     ("get", "namespaces/team-a"),
     ("get", ECK, "-n", "team-a"),
+    ("get", "services", "-n", "team-a"),
 ]
 
 REFUSED = [
@@ -223,7 +225,10 @@ REFUSED = [
     ("list", ECK, "--all-namespaces"),
     ("watch", ECK, "--all-namespaces"),
     ("patch", ECK, "-n", "team-a"),
-    ("get", "services", "-n", "team-a"),  # ECK's Service is named, never read
+    ("list", "services", "-n", "team-a"),  # a serviceName's Service is read by name only
+    ("watch", "services", "--all-namespaces"),
+    ("update", "services", "-n", "team-a"),
+    ("patch", "services", "-n", "team-a"),
     ("patch", "events", "-n", "team-a"),
     ("create", "events.events.k8s.io", "-n", "team-a"),
     ("list", "customresourcedefinitions.apiextensions.k8s.io"),
