@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import yaml
 
 from testbed.controlplane import ControlPlane
 from tests.policies.test_policies import (
@@ -33,6 +32,7 @@ from tests.policies.test_policies import (
     Users,
     _poll,
     _rendered,
+    as_documents,
     denial,
     endpoint,
     ok,
@@ -110,7 +110,7 @@ def installed(control_plane: ControlPlane) -> Iterator[Installed]:
             "--verb=get,list,watch,create,update,patch,delete",
             "--resource=inferenceendpoints.inference.es-operator.dev,inferenceendpoints.inference.es-operator.dev/status",
         )  # fmt: skip
-        cp.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs))
+        cp.kubectl("apply", "-f", "-", input=as_documents(docs))
         yield Installed(cp, run, users, cluster_role)
     finally:
         result = cp.kubectl("delete", "--ignore-not-found", "--wait=false", *cluster_scoped, check=False, timeout=30)

@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import yaml
 
 from testbed.controlplane import ControlPlane
-from tests.policies.test_policies import FINALIZER, Kubectl, _poll, _rendered, denial, endpoint, ok
+from tests.policies.test_policies import FINALIZER, Kubectl, _poll, _rendered, as_documents, denial, endpoint, ok
 
 PREFIX_LABEL = "inference.es-operator.dev/id-prefix"
 PREFIX_POLICY = "inference-endpoint-id-prefix"
@@ -89,7 +88,7 @@ def installed(control_plane: ControlPlane) -> Iterator[Installed]:
             "--verb=get,list,watch,create,update,patch,delete",
             "--resource=inferenceendpoints.inference.es-operator.dev,inferenceendpoints.inference.es-operator.dev/status",
         )  # fmt: skip
-        cp.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs))
+        cp.kubectl("apply", "-f", "-", input=as_documents(docs))
         yield Installed(cp, run, carol, operator, cluster_role)
     finally:
         result = cp.kubectl("delete", "--ignore-not-found", "--wait=false", *cluster_scoped, check=False, timeout=30)
@@ -229,7 +228,7 @@ def test_match_conditions_get_no_namespace_object(installed: Installed, k: Kubec
             "matchResources": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": k.namespace}}},
         },
     }
-    k.cp.kubectl("apply", "-f", "-", input=yaml.safe_dump_all([probe, binding]))
+    k.cp.kubectl("apply", "-f", "-", input=as_documents([probe, binding]))
     try:
 
         def refused() -> bool:
