@@ -84,6 +84,12 @@ def test_the_secrets_owner_opts_it_in_and_the_endpoint_is_created(stack: Stack, 
 
 
 def test_a_connection_secret_must_opt_in_too(stack: Stack, kube: Kube, author: Kube) -> None:
+    # No default Elasticsearch: the emulator is then only the Secret's, and its request log is what that Secret's
+    # credentials would have been used for (the default's startup check, GET /, would be in it too).
+    assert stack.operator is not None
+    stack.operator.stop()
+    stack.start_operator(ELASTICSEARCH_URL="")
+    stack.es.requests.clear()
     kube.apply(secret("search-cluster", opted_in=False, url=stack.es.url, username="elastic", password="changeme"))
     author.apply(endpoint_manifest("elsewhere", elasticsearchRef={"secretName": "search-cluster"}))
     refused = author.wait_condition("elsewhere", "Ready", "False", reason="ReferenceNotAllowed")
