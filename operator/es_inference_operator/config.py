@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,22 @@ def _bool(value: str | None, default: bool) -> bool:
 DEFAULT_ECK_URL_TEMPLATE = "{scheme}://{service}.{namespace}.svc:9200"
 
 
+# A namespace name (a DNS label), or "*" for every namespace.
+_NAMESPACE = re.compile(r"\*|[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+
+
+def _namespaces(value: str | None) -> frozenset[str]:
+    """OPERATOR_DEFAULT_ELASTICSEARCH_NAMESPACES: comma-separated namespaces, or "*" (unset or empty: "*")."""
+    names = frozenset(part.strip() for part in (value or "*").split(",") if part.strip())
+    wrong = sorted(name for name in names if not _NAMESPACE.fullmatch(name))
+    if not names or wrong:
+        raise ValueError(
+            f"OPERATOR_DEFAULT_ELASTICSEARCH_NAMESPACES must list namespaces separated by commas, or be *: "
+            f"{value!r}" + (f" ({', '.join(map(repr, wrong))} is not a namespace name)" if wrong else "")
+        )
+    return names
+
+
 def _url_template(template: str) -> str:
     try:
         template.format(scheme="https", service="s", namespace="n")
@@ -39,6 +56,8 @@ def _url_template(template: str) -> str:
 class OperatorConfig:
     default_connection: Connection | None
     default_deletion_policy: str = contract.DELETION_POLICY_DELETE
+    # The namespaces whose resources may use the default Elasticsearch (no spec.elasticsearchRef); "*": all.
+    default_namespaces: frozenset[str] = frozenset({"*"})
     resync_seconds: float = 60.0  # drift check of every endpoint
     blocked_recheck_seconds: float = 15.0  # dry run again while a deletion is blocked
     request_timeout_seconds: float = 10.0
@@ -96,6 +115,7 @@ class OperatorConfig:
         return cls(
             default_connection=connection,
             default_deletion_policy=policy,
+            default_namespaces=_namespaces(env.get("OPERATOR_DEFAULT_ELASTICSEARCH_NAMESPACES")),
             resync_seconds=float(env.get("OPERATOR_RESYNC_SECONDS", 60)),
             blocked_recheck_seconds=float(env.get("OPERATOR_BLOCKED_RECHECK_SECONDS", 15)),
             request_timeout_seconds=float(env.get("ELASTICSEARCH_REQUEST_TIMEOUT_SECONDS", 10)),

@@ -5,10 +5,12 @@ Three forms, as ECK's ObjectSelector has them:
 * `secretName`: a connection Secret in the resource's namespace (`url`, `api-key` or `username`/`password`,
   optional `ca.crt`), used only when it opts in (trust.py).
 * `name` (`namespace`, `serviceName`): an Elasticsearch that ECK manages. What ECK creates for it gives the rest:
-  the Service `<name>-es-http` (or `serviceName`) on port 9200, HTTPS unless the Elasticsearch turns TLS off, the
-  CA in `<name>-es-http-certs-public` (`ca.crt`, TLS is verified against it), the `elastic` user's password in
-  `<name>-es-elastic-user`. Until the Elasticsearch exists and its `status.phase` is `Ready`, ElasticsearchNotReady.
-* neither: the operator's default (ELASTICSEARCH_URL).
+  the Service `<name>-es-http` (or `serviceName`, when its selector has ECK's labels for it: trust.py) on port
+  9200, HTTPS unless the Elasticsearch turns TLS off, the CA in `<name>-es-http-certs-public` (`ca.crt`, TLS is
+  verified against it), the `elastic` user's password in `<name>-es-elastic-user`. Until the Elasticsearch
+  exists and its `status.phase` is `Ready`, ElasticsearchNotReady.
+* neither: the operator's default (ELASTICSEARCH_URL), for the namespaces OPERATOR_DEFAULT_ELASTICSEARCH_NAMESPACES
+  lists.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from .elasticsearch_connection import SECRET_KEYS, Connection, refuse_two_kinds
 from .errors import ConfigurationError, KindNotInstalled, NotFound
 from .kube import KubeReader, SecretData
 from .spec import ElasticsearchRef
-from .trust import elasticsearch_refusal, secret_refusal
+from .trust import default_elasticsearch_refusal, elasticsearch_refusal, secret_refusal, service_refusal
 
 ECK_READY_PHASE = "Ready"
 ECK_ELASTIC_USER = "elastic"
@@ -117,6 +119,9 @@ async def resolve_connection(
         )
     if ref.namespace or ref.service_name:  # the CRD refuses this; a resource from before the rule still may
         raise ConfigurationError("spec.elasticsearchRef sets namespace or serviceName without name")
+    refusal = default_elasticsearch_refusal(namespace, config.default_namespaces)
+    if refusal is not None:
+        raise refusal.error()
     if config.default_connection is None:
         raise ConfigurationError(
             "no Elasticsearch to talk to: set spec.elasticsearchRef (name for an ECK Elasticsearch, or secretName), "
@@ -149,6 +154,8 @@ async def _eck_connection(
         if refusal is not None:
             raise refusal.error()
     es = eck_elasticsearch(es_namespace, name, service_name, found)
+    if service_name:
+        await _check_service(kube, es_namespace, name, service_name)
     source = f"Elasticsearch {es_namespace}/{name}"
     if credentials_secret is None and es.elastic_user_disabled:
         raise ConfigurationError(
@@ -186,6 +193,18 @@ async def _eck_connection(
         credentials_source=where,
         **credentials,
     )
+
+
+async def _check_service(kube: KubeReader, es_namespace: str, es_name: str, service_name: str) -> None:
+    """The Service `serviceName` names must send its traffic to that Elasticsearch (trust.py): it receives the
+    credentials. ReferenceNotAllowed otherwise; NotFound while it does not exist."""
+    try:
+        service = await kube.read_service(es_namespace, service_name)
+    except NotFound:
+        raise NotFound(f"Service {es_namespace}/{service_name} (elasticsearchRef.serviceName) not found") from None
+    refusal = service_refusal(es_namespace, es_name, service_name, service.type, service.selector)
+    if refusal is not None:
+        raise refusal.error()
 
 
 async def _read_eck_secret(kube: KubeReader, namespace: str, name: str) -> SecretData:

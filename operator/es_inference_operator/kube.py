@@ -1,4 +1,5 @@
-"""The operator's reads from Kubernetes besides its own resources: Secrets and namespaces.
+"""The operator's reads from Kubernetes besides its own resources: Secrets, namespaces, ECK's Elasticsearches and
+the Services that `elasticsearchRef.serviceName` names.
 
 The official client is synchronous, so every call runs in a thread and never blocks kopf's event loop.
 """
@@ -57,6 +58,16 @@ class SecretData:
             return self.raw[key].decode()
         except UnicodeDecodeError:
             raise ConfigurationError(f"key {key!r} of Secret {self.namespace}/{self.name} is not UTF-8 text") from None
+
+
+@dataclass(frozen=True)
+class ServiceData:
+    """What the operator needs of a Service before it sends credentials there: where its traffic goes."""
+
+    namespace: str
+    name: str
+    type: str
+    selector: dict[str, str]
 
 
 # Threads for the synchronous client's calls (status writes, Events, Secret reads), and connections to match.
@@ -180,6 +191,28 @@ class KubeReader:
         except urllib3.exceptions.HTTPError as err:
             raise KubernetesUnavailable(f"reading namespace {namespace} failed: {err}") from None
         return dict((ns.metadata.annotations if ns.metadata else None) or {})
+
+    async def read_service(self, namespace: str, name: str) -> ServiceData:
+        """Service `namespace/name` (NotFound when there is none)."""
+        result: ServiceData = await self._read(
+            ("service", namespace, name), partial(self._fetch_service, namespace, name)
+        )
+        return result
+
+    async def _fetch_service(self, namespace: str, name: str) -> ServiceData:
+        try:
+            service = await asyncio.to_thread(self._core.read_namespaced_service, name, namespace)
+        except ApiException as err:
+            raise _explained(err, f"Service {namespace}/{name}", "get services") from None
+        except urllib3.exceptions.HTTPError as err:
+            raise KubernetesUnavailable(f"reading Service {namespace}/{name} failed: {err}") from None
+        spec = service.spec
+        return ServiceData(
+            namespace=namespace,
+            name=name,
+            type=str((spec.type if spec else None) or "ClusterIP"),
+            selector=dict((spec.selector if spec else None) or {}),
+        )
 
     async def read_elasticsearch(self, namespace: str, name: str) -> dict[str, Any] | None:
         """ECK's Elasticsearch `namespace/name` (elasticsearch.k8s.elastic.co/v1), or None when there is none.

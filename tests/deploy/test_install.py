@@ -44,6 +44,7 @@ EXPECTED_RULES = {
     ("", "secrets", "", "patch"),
     ("", "namespaces", "", "get"),
     ("elasticsearch.k8s.elastic.co", "elasticsearches", "", "get"),
+    ("", "services", "", "get"),
 }
 ECK = "elasticsearches.elasticsearch.k8s.elastic.co"
 # Leader election: the Lease es-inference-operator in the operator's namespace (its Role).
@@ -250,6 +251,7 @@ ALLOWED = [
     ("create", LEASES, "-n", NAMESPACE),
     ("get", f"{LEASES}/{LEASE}", "-n", NAMESPACE),
     ("update", f"{LEASES}/{LEASE}", "-n", NAMESPACE),
+    ("get", "services", "-n", "team-a"),
 ]
 
 REFUSED = [
@@ -272,7 +274,10 @@ REFUSED = [
     ("list", ECK, "--all-namespaces"),
     ("watch", ECK, "--all-namespaces"),
     ("patch", ECK, "-n", "team-a"),
-    ("get", "services", "-n", "team-a"),  # ECK's Service is named, never read
+    ("list", "services", "-n", "team-a"),  # a serviceName's Service is read by name only
+    ("watch", "services", "--all-namespaces"),
+    ("update", "services", "-n", "team-a"),
+    ("patch", "services", "-n", "team-a"),
     ("patch", "events", "-n", "team-a"),
     ("create", "events.events.k8s.io", "-n", "team-a"),
     ("list", "customresourcedefinitions.apiextensions.k8s.io"),

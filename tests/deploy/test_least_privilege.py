@@ -187,6 +187,16 @@ def test_the_operator_runs_on_exactly_the_granted_rbac(
         team_b.apply(endpoint_manifest("on-eck", elasticsearchRef={"name": "quickstart"}))
         team_b.wait_condition("on-eck", "Ready", "False", reason="ElasticsearchNotReady", timeout=30)
 
+        # A serviceName (services: get): ECK reports the Elasticsearch Ready, and the Service named is read before
+        # anything is sent there; it selects other pods than the Elasticsearch's, so it gets no credentials.
+        ready = json.dumps({"status": {"phase": "Ready"}})
+        cp.kubectl(
+            "-n", "team-b", "patch", "elasticsearch", "quickstart", "--subresource=status", "--type=merge", "-p", ready
+        )
+        cp.kubectl("-n", "team-b", "create", "service", "clusterip", "my-proxy", "--tcp=9200:9200")
+        team_b.apply(endpoint_manifest("via-proxy", elasticsearchRef={"name": "quickstart", "serviceName": "my-proxy"}))
+        team_b.wait_condition("via-proxy", "Ready", "False", reason="ReferenceNotAllowed", timeout=30)
+
         # A deletion blocked by a pipeline: the condition (status: patch) and a Warning Event (events: create).
         pipeline = pipeline_using("embeddings")
         assert es_request(emulator.url, "PUT", "/_ingest/pipeline/embed", pipeline, auth=ES_ADMIN)[0] == 200

@@ -170,6 +170,56 @@ def test_an_elasticsearch_in_another_namespace_must_allow_the_reference(
     assert eck_stack.es.state.endpoint("e5") is not None
 
 
+def service(kube: Kube, name: str, selector: dict[str, str], labels: dict[str, str] | None = None) -> None:
+    """A Service in the test's namespace, as its owner would create it."""
+    manifest = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "labels": labels or {}},
+        "spec": {"ports": [{"name": "https", "port": 9200, "targetPort": 9200}], "selector": selector},
+    }
+    kube.apply(manifest)
+
+
+OF_QUICKSTART = {"elasticsearch.k8s.elastic.co/cluster-name": ES_NAME, "common.k8s.elastic.co/type": "elasticsearch"}
+
+
+def test_service_name_must_name_a_service_of_that_elasticsearch(eck_stack: Stack, kube: Kube, tls: TestTLS) -> None:
+    """serviceName receives the elastic user's credentials: only a Service that sends its traffic to that
+    Elasticsearch's pods (its selector has ECK's labels for it) is used, whatever the TLS settings; any other is
+    ReferenceNotAllowed and is sent nothing at all."""
+    es = eck_stack.es
+    play_eck(kube, tls)
+    # A proxy of somebody's, with ECK's labels copied onto the Service itself: labels say nothing of where it sends.
+    service(kube, "my-proxy", {"app": "my-proxy"}, labels=OF_QUICKSTART)
+    es.requests.clear()
+
+    kube.apply(eck_endpoint("via-proxy", serviceName="my-proxy"))
+    refused = kube.wait_condition("via-proxy", "Ready", "False", reason="ReferenceNotAllowed")
+    assert refused["message"].startswith(
+        f"Service {kube.namespace}/my-proxy (elasticsearchRef.serviceName) is not one of Elasticsearch "
+        f"{kube.namespace}/{ES_NAME}'s: it does not select its pods by elasticsearch.k8s.elastic.co/cluster-name="
+        f"{ES_NAME} and common.k8s.elastic.co/type=elasticsearch, so the operator sends it no credentials"
+    )
+    assert refused["message"].endswith("(ECK's labels on that Elasticsearch's pods)")
+    assert kube.condition("via-proxy", "Stalled")["status"] == "True"  # type: ignore[index]
+
+    # TLS off (the password would travel in the clear): refused all the same.
+    tls_off = {"spec": {"http": {"tls": {"selfSignedCertificate": {"disabled": True}}}}}
+    kube.run("patch", "elasticsearch", ES_NAME, "--type=merge", "-p", json.dumps(tls_off))
+    kube.apply(eck_endpoint("via-proxy-plain", serviceName="my-proxy"))
+    kube.wait_condition("via-proxy-plain", "Ready", "False", reason="ReferenceNotAllowed")
+    # Not even a GET /: neither credentials nor anything else went anywhere.
+    assert len(es.requests) == 0
+
+    # A Service of the Elasticsearch's own (ECK's "Traffic splitting": its coordinating nodes) is used.
+    kube.run("patch", "elasticsearch", ES_NAME, "--type=json", "-p", '[{"op":"remove","path":"/spec/http"}]')
+    service(kube, "coordinating", {**OF_QUICKSTART, "elasticsearch.k8s.elastic.co/node-master": "false"})
+    kube.apply(eck_endpoint("via-coordinating", serviceName="coordinating"))
+    kube.wait_condition("via-coordinating", "Ready", timeout=30)
+    assert es.state.endpoint("via-coordinating") is not None
+
+
 def test_crd_refuses_secret_name_with_an_eck_reference(eck_crds: None, kube: Kube) -> None:
     manifest = endpoint_manifest("mixed", elasticsearchRef={"name": ES_NAME, "secretName": "search-cluster"})
     result = kube.apply(manifest, check=False)

@@ -66,34 +66,95 @@ def test_kopf_writes_nothing_on_the_resources(stack: Stack, kube: Kube) -> None:
     assert managers == {"kubectl-client-side-apply", "es-inference-operator"}
 
 
-def test_an_identical_existing_endpoint_is_adopted(stack: Stack, kube: Kube) -> None:
-    body = {
-        "service": "elasticsearch",
-        "service_settings": {"model_id": ".multilingual-e5-small", "num_allocations": 1, "num_threads": 1},
-    }
-    assert stack.es_call("PUT", "/_inference/text_embedding/e5", body)[0] == 200
-    kube.apply(endpoint_manifest("e5"))
-    kube.wait_condition("e5", "Ready")
-    assert kube.get("e5")["status"]["ownership"]["state"] == "Adopted"
-    assert any(e["reason"] == "Adopted" for e in kube.events("e5"))
+ADOPT = "inference.es-operator.dev/adopt"
 
 
-def test_a_different_existing_endpoint_is_reported_and_left_alone(stack: Stack, kube: Kube) -> None:
-    body = {
-        "service": "elasticsearch",
-        "service_settings": {"model_id": ".multilingual-e5-small", "num_allocations": 3, "num_threads": 1},
+def test_an_endpoint_made_outside_is_never_taken_without_the_adopt_annotation(stack: Stack, kube: Kube) -> None:
+    """Issue 15: an endpoint made with curl holds a production key. A resource with its id and a spec that sets
+    only model_id matches it as far as Elasticsearch shows (api_key is never returned): without the adopt
+    annotation it is AlreadyExists, and nothing is ever written to or deleted from the endpoint, forced or not.
+    With the annotation (a new resource), it is adopted once and managed from then on."""
+    made_with_curl = {
+        "service": "openai",
+        "service_settings": {"model_id": "text-embedding-3-small", "api_key": "sk-production"},
     }
-    assert stack.es_call("PUT", "/_inference/text_embedding/e5", body)[0] == 200
-    kube.apply(endpoint_manifest("e5"))
-    ready = kube.wait_condition("e5", "Ready", "False", reason="ConfigurationMismatch")
-    assert "serviceSettings.num_allocations" in ready["message"]
+    assert stack.es_call("PUT", "/_inference/text_embedding/prod-embeddings", made_with_curl)[0] == 200
+    kube.apply(secret("mine", **{"api-key": "sk-mine"}))
+    manifest = endpoint_manifest(
+        "embeddings",
+        inferenceId="prod-embeddings",
+        service="openai",
+        serviceSettings={"model_id": "text-embedding-3-small"},
+        serviceSettingsSecretRefs={"api_key": {"name": "mine", "key": "api-key"}},
+    )
+    stack.es.requests.clear()
+
+    kube.apply(manifest)
+    refused = kube.wait_condition("embeddings", "Ready", "False", reason="AlreadyExists")
+    assert refused["message"] == (
+        "inference endpoint prod-embeddings already exists in Elasticsearch and was not created by this resource; "
+        "it is left untouched (never written to nor deleted by this resource). If it is yours to manage from here: "
+        f"kubectl annotate -n {kube.namespace} inferenceendpoint/embeddings {ADOPT}=true"
+    )
+    assert kube.condition("embeddings", "Stalled")["status"] == "True"  # type: ignore[index]
+    assert not kube.get("embeddings")["status"].get("ownership")
+
+    # Forced and deleted: the finalizer goes, and the endpoint stays as it was.
+    kube.run("annotate", "iep", "embeddings", "inference.es-operator.dev/force=true")
+    kube.run("delete", "iep", "embeddings", "--wait=false")
+    kube.wait_gone("embeddings")
+    writes = [(r.method, r.path) for r in stack.es.requests.snapshot() if r.method in ("PUT", "POST", "DELETE")]
+    assert writes == []
+    assert stack.es.state.secret_settings("prod-embeddings")["api_key"] == "sk-production"
+    assert stack.endpoint("prod-embeddings") is not None
+
+    # Asked for: a new resource with the annotation adopts it, once, and manages it as if it had made it (its own
+    # key replaces the production one: the reason the annotation is asked for, and guarded by a policy).
+    kube.apply({**manifest, "metadata": {"name": "embeddings", "annotations": {ADOPT: "true"}}})
+    kube.wait_condition("embeddings", "Ready", timeout=30)
+    adopter = kube.get("embeddings")
+    assert adopter["status"]["ownership"]["state"] == "Adopted"
+    assert stack.es.state.secret_settings("prod-embeddings")["api_key"] == "sk-mine"
+    stack.wait_for_reconciles(2)
+    events = [e for e in kube.events("embeddings") if e["involvedObject"]["uid"] == adopter["metadata"]["uid"]]
+    adopted = [e for e in events if e["reason"] == "Adopted"]
+    assert len(adopted) == 1 and adopted[0].get("count", 1) == 1, events
+
+    stack.es.requests.clear()
+    kube.apply({**manifest, "metadata": {"name": "embeddings", "annotations": {ADOPT: "true"}}, "spec": {
+        **manifest["spec"], "taskSettings": {"user": "search-team"}}})  # fmt: skip
+    wait_for(
+        "the task settings in Elasticsearch",
+        lambda: (stack.endpoint("prod-embeddings") or {}).get("task_settings") == {"user": "search-team"},
+        timeout=20,
+    )
+    calls = [(r.method, r.path) for r in stack.es.requests.snapshot()]
+    assert ("PUT", "/_inference/text_embedding/prod-embeddings/_update") in calls
+
+    kube.run("delete", "iep", "embeddings", "--wait=false")
+    kube.wait_gone("embeddings")
+    assert stack.endpoint("prod-embeddings") is None  # deletionPolicy Delete (the default): deleted with it
+
+
+def test_an_existing_endpoint_of_another_service_cannot_be_adopted(stack: Stack, kube: Kube) -> None:
+    """The annotation takes over only an endpoint of the same task type and service; another is left alone, and
+    the message says why and what to do instead."""
+    body = {"service": "elasticsearch", "service_settings": {"model_id": ".elser_model_2", "num_allocations": 1,
+                                                              "num_threads": 1}}  # fmt: skip
+    assert stack.es_call("PUT", "/_inference/sparse_embedding/e5", body)[0] == 200
+    stack.es.requests.clear()
+    kube.apply({**endpoint_manifest("e5"), "metadata": {"name": "e5", "annotations": {ADOPT: "true"}}})
+    refused = kube.wait_condition("e5", "Ready", "False", reason="AlreadyExists")
+    assert refused["message"].startswith(
+        "inference endpoint e5 already exists in Elasticsearch with another task type or service (it differs in "
+    )
+    assert refused["message"].endswith("it cannot be adopted and is left untouched. Use another inferenceId")
     assert kube.condition("e5", "Stalled")["status"] == "True"  # type: ignore[index]
-    assert stack.endpoint("e5")["service_settings"]["num_allocations"] == 3  # type: ignore[index]
 
-    # Not ours: deleting the resource leaves the endpoint.
     kube.run("delete", "iep", "e5", "--wait=false")
     kube.wait_gone("e5")
-    assert stack.endpoint("e5") is not None
+    assert stack.endpoint("e5")["task_type"] == "sparse_embedding"  # type: ignore[index]
+    assert not [r for r in stack.es.requests.snapshot() if r.method in ("PUT", "POST", "DELETE")]
 
 
 def test_elasticsearch_refusal_is_reported_with_its_own_words(stack: Stack, kube: Kube) -> None:

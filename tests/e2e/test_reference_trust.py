@@ -85,6 +85,12 @@ def test_the_secrets_owner_opts_it_in_and_the_endpoint_is_created(stack: Stack, 
 
 
 def test_a_connection_secret_must_opt_in_too(stack: Stack, kube: Kube, author: Kube) -> None:
+    # No default Elasticsearch: the emulator is then only the Secret's, and its request log is what that Secret's
+    # credentials would have been used for (the default's startup check, GET /, would be in it too).
+    assert stack.operator is not None
+    stack.operator.stop()
+    stack.start_operator(ELASTICSEARCH_URL="")
+    stack.es.requests.clear()
     kube.apply(secret("search-cluster", opted_in=False, url=stack.es.url, username="elastic", password="changeme"))
     author.apply(endpoint_manifest("elsewhere", elasticsearchRef={"secretName": "search-cluster"}))
     refused = author.wait_condition("elsewhere", "Ready", "False", reason="ReferenceNotAllowed")
@@ -129,3 +135,47 @@ def test_a_fix_the_message_asks_for_is_picked_up_within_seconds(stack: Stack, ku
     kube.apply(secret("created-late", **{"api-key": "sk-late"}))
     author.wait_condition("secret-late", "Ready", timeout=10)
     print(f"Secret created -> Ready: {time.monotonic() - started:.1f} s")
+
+
+def test_the_default_elasticsearch_serves_only_the_namespaces_its_administrator_lists(
+    stack: Stack, kube: Kube, author: Kube
+) -> None:
+    """OPERATOR_DEFAULT_ELASTICSEARCH_NAMESPACES: a resource that names no elasticsearchRef, in a namespace not
+    listed, is refused with words that say who can allow it, and nothing reaches Elasticsearch, neither while it
+    exists nor when it is deleted. The namespace's own Elasticsearch (a connection Secret) is not concerned."""
+    assert stack.operator is not None
+    stack.operator.stop()
+    stack.start_operator(OPERATOR_DEFAULT_ELASTICSEARCH_NAMESPACES="team-search, team-ml")
+    stack.es.requests.clear()
+
+    author.apply(endpoint_manifest("e5"))
+    refused = author.wait_condition("e5", "Ready", "False", reason="ReferenceNotAllowed")
+    assert refused["message"].startswith(
+        f"namespace {kube.namespace} may not use the operator's default Elasticsearch (the resource names no "
+        f"spec.elasticsearchRef), so nothing is sent to Elasticsearch ("
+    )
+    assert refused["message"].endswith(
+        f"or ask the operator's administrator to add {kube.namespace} to the setting "
+        f"OPERATOR_DEFAULT_ELASTICSEARCH_NAMESPACES (with the Helm chart, the value elasticsearch.allowedNamespaces)"
+    )
+    assert "team-search" not in refused["message"]  # other tenants' namespaces are not shown
+    assert author.condition("e5", "Stalled")["status"] == "True"  # type: ignore[index]
+
+    # An Elasticsearch of the namespace's own is used as ever.
+    kube.apply(secret("own-cluster", url=stack.es.url, username="elastic", password="changeme"))
+    author.apply(endpoint_manifest("own", elasticsearchRef={"secretName": "own-cluster"}))
+    author.wait_condition("own", "Ready", timeout=30)
+
+    # The refused resource owns nothing: its deletion goes without Elasticsearch.
+    author.run("delete", "iep", "e5", "--wait=false")
+    author.wait_gone("e5", timeout=30)
+    assert not [r for r in stack.es.requests if "/e5" in r.path]
+
+    # The administrator adds the namespace (and restarts the operator, which reads its settings at start).
+    author.apply(endpoint_manifest("e6"))
+    author.wait_condition("e6", "Ready", "False", reason="ReferenceNotAllowed")
+    assert not [r for r in stack.es.requests if "/e6" in r.path]
+    stack.operator.stop()
+    stack.start_operator(OPERATOR_DEFAULT_ELASTICSEARCH_NAMESPACES=f"team-search,{kube.namespace}")
+    author.wait_condition("e6", "Ready", timeout=30)
+    assert stack.es.state.endpoint("e6") is not None

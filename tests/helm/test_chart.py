@@ -278,7 +278,7 @@ def test_the_rendered_rbac_is_the_kustomize_rbac(helm: Helm, control_plane: Cont
 
 
 def policy_lists(policy: dict[str, Any]) -> dict[str, str]:
-    """The force policy's lists of who may force: its variables `groups` and `users` (CEL strings)."""
+    """The force (or adopt) policy's lists of who may: its variables `groups` and `users` (CEL strings)."""
     return {v["name"]: v["expression"] for v in policy["spec"]["variables"] if v["name"] in ("groups", "users")}
 
 
@@ -289,7 +289,7 @@ def test_the_policies_are_off_by_default_and_are_those_of_policies_when_on(helm:
 
     chart = helm.template(f"--values={CI_VALUES}", namespace="ops")
     assert not [d for d in chart if d["kind"] == "ConfigMap"]  # no parameters that could go missing
-    for name in ("force-annotation", "refuse-delete-while-referenced"):
+    for name in ("force-annotation", "adopt-annotation", "refuse-delete-while-referenced", "inference-id-prefix"):
         for part in ("policy", "binding"):
             source = REPO_ROOT / "policies" / name / f"{part}.yaml"
             original = yaml.safe_load(source.read_text())
@@ -299,6 +299,11 @@ def test_the_policies_are_off_by_default_and_are_those_of_policies_when_on(helm:
             if name == "force-annotation" and part == "policy":
                 # The lists from the values, as CEL strings; the rest as shipped.
                 assert policy_lists(rendered) == {"groups": '"search-admins"', "users": '"alice"'}
+                assert policy_lists(original) == {"groups": "'inference-admins, system:masters'", "users": "''"}
+                rendered["spec"]["variables"] = original["spec"]["variables"]
+            elif name == "adopt-annotation" and part == "policy":
+                # Lists of its own, from its own values.
+                assert policy_lists(rendered) == {"groups": '"search-owners"', "users": '"bob"'}
                 assert policy_lists(original) == {"groups": "'inference-admins, system:masters'", "users": "''"}
                 rendered["spec"]["variables"] = original["spec"]["variables"]
             elif name == "refuse-delete-while-referenced" and part == "binding":

@@ -41,6 +41,8 @@ def probe(path: str) -> Any:
         return not value
     if isinstance(value, (int, float)):
         return 4242
+    if isinstance(value, list):
+        return ["probe-a", "probe-b"]
     return (
         "probe-" + path.rsplit(".", 1)[-1].lower()
         if path != "operator.eckUrlTemplate"
@@ -75,6 +77,8 @@ def test_the_chart_value_sets_the_variable(helm: Helm, row: Row, variable: str, 
     elif variable == "OPERATOR_LIVENESS":
         assert env[variable]["value"] == f"http://0.0.0.0:{value}/healthz"
         assert {"name": "healthz", "containerPort": value, "protocol": "TCP"} in operator["ports"]
+    elif isinstance(value, list):
+        assert env[variable]["value"] == ",".join(value), env.get(variable)  # the list, comma-separated
     else:
         assert env[variable]["value"] == (json.dumps(value) if isinstance(value, bool) else str(value)), env.get(
             variable
@@ -90,3 +94,20 @@ def test_the_table_covers_every_chart_value_that_is_a_variable() -> None:
     assert len(SETTINGS) >= 20
     for _, _, path in SETTINGS:
         default(path)  # a KeyError here is a chart value the table names but values.yaml lacks
+
+
+def test_the_default_elasticsearch_serves_every_namespace_unless_listed(helm: Helm) -> None:
+    """["*"] by default (every namespace, as before the setting); a list the operator would refuse at start (empty,
+    a blank-separated string, a glob) is refused by the schema."""
+    env = env_of(container(helm, "elasticsearch.requestTimeoutSeconds", 10))
+    assert env["OPERATOR_DEFAULT_ELASTICSEARCH_NAMESPACES"]["value"] == "*"
+    assert (
+        env_of(container(helm, "elasticsearch.allowedNamespaces", ["team-a", "team-a", "team-b"]))[
+            "OPERATOR_DEFAULT_ELASTICSEARCH_NAMESPACES"
+        ]["value"]
+        == "team-a,team-b"
+    )
+    for wrong in ([], ["team-a team-b"], ["team-*"], "team-a"):
+        value = f"--set-json=elasticsearch.allowedNamespaces={json.dumps(wrong)}"
+        refused = helm.run("template", "es-inference-operator", str(CHART), value, check=False)
+        assert refused.returncode != 0 and "allowedNamespaces" in refused.stderr, (wrong, refused.stderr)

@@ -22,6 +22,7 @@ from kubernetes import watch as k8s_watch
 
 from es_inference_operator.contract import FINALIZER
 from testbed.controlplane import REPO_ROOT, ControlPlane
+from tests.policies.test_policies import as_documents
 from tests.support import Kube, Stack, endpoint_manifest
 
 POLICY = "inference-endpoint-finalizer-at-creation"
@@ -47,7 +48,7 @@ def run_label(control_plane: ControlPlane) -> Iterator[str]:
             assert "matchResources" not in doc["spec"]  # shipped: every namespace
             doc["spec"]["policyName"] += f"-{run}"
             doc["spec"]["matchResources"] = {"namespaceSelector": {"matchLabels": {RUN_LABEL: run}}}
-    control_plane.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs))
+    control_plane.kubectl("apply", "-f", "-", input=as_documents(docs))
     try:
         yield run
     finally:

@@ -28,6 +28,7 @@ pytestmark = pytest.mark.e2e
 DOC = REPO_ROOT / "docs" / "policies.md"
 OPERATOR = "system:serviceaccount:es-inference-operator:operator"  # a client certificate's CN: at most 64
 CAROL = "carol"
+ADOPT = "inference.es-operator.dev/adopt"
 
 
 def first_commands() -> list[str]:
@@ -49,6 +50,8 @@ def test_the_first_command_works_on_a_fresh_cluster_and_never_blocks_the_operato
     cp = fresh
     commands = first_commands()
     assert commands[0] == "kubectl apply -k policies/force-annotation", commands
+    assert "kubectl apply -k policies/adopt-annotation" in commands
+    assert "kubectl apply -k policies/inference-id-prefix" in commands
     env = {**os.environ, "KUBECONFIG": str(cp.kubeconfig), "PATH": f"{cp.bin_dir}:{os.environ['PATH']}"}
     for command in commands:
         result = subprocess.run(command, shell=True, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60)
@@ -107,3 +110,33 @@ def test_the_first_command_works_on_a_fresh_cluster_and_never_blocks_the_operato
     assert "ingest pipelines [embed-docs]" in denial(
         run("delete", "iep", "used", user=CAROL), "inference-endpoint-refuse-delete-while-referenced"
     )
+
+    # Who may adopt, and a namespace's prefix: what carol sees is what docs/policies.md shows.
+    adopting = endpoint("prod-e5", {ADOPT: "true"})
+    _poll(
+        "the adopt guard to refuse carol",
+        lambda: (
+            "may not set the adopt"
+            in run("create", "--dry-run=server", "-f", "-", user=CAROL, manifest=adopting).stderr
+        ),
+    )
+    refused = run("create", "-f", "-", user=CAROL, manifest=adopting)
+    assert refused.returncode != 0 and refused.stderr.strip() == doc_text_block("Who may adopt")
+    ok(run("create", "-f", "-", manifest=adopting))  # the cluster admin (system:masters) may
+
+    cp.kubectl("label", "namespace", "team-a", "inference.es-operator.dev/id-prefix=team-a")
+    _poll(
+        "the prefix policy to see the label",
+        lambda: "does not start with" in run("create", "--dry-run=server", "-f", "-", manifest=endpoint("e5")).stderr,
+    )
+    refused = run("create", "-f", "-", user=CAROL, manifest=endpoint("e5"))
+    assert refused.returncode != 0 and refused.stderr.strip() == doc_text_block("A prefix per namespace")
+    ok(run("create", "-f", "-", user=CAROL, manifest=endpoint("team-a-e5")))
+
+
+def doc_text_block(section: str) -> str:
+    """The first ```text block of the docs/policies.md section whose title starts with `section`, unwrapped."""
+    part = DOC.read_text().split(f"\n## {section}", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```text\n(.*?)```", part, re.S)
+    assert block is not None, f"no text block in {section}"
+    return " ".join(line.strip() for line in block.group(1).splitlines() if line.strip())

@@ -171,6 +171,12 @@ def _rendered(cp: ControlPlane, name: str) -> list[dict[str, Any]]:
     return [doc for doc in yaml.safe_load_all(cp.kubectl("kustomize", str(POLICIES / name)).stdout) if doc]
 
 
+def as_documents(docs: list[dict[str, Any]]) -> str:
+    """Manifests for `kubectl apply -f -`, as JSON documents: every string stays a string. (yaml.safe_dump leaves a
+    run id such as 5e1234 unquoted, which kubectl's YAML 1.2 reads as a number, and the API server refuses.)"""
+    return "".join(f"---\n{json.dumps(doc)}\n" for doc in docs)
+
+
 def cel_string(text: str) -> str:
     """A CEL string literal (JSON's escapes are CEL's)."""
     return json.dumps(text)
@@ -242,7 +248,7 @@ def installed(control_plane: ControlPlane) -> Iterator[Installed]:
             "metadata": {"name": home_namespace, "labels": {"testbed/test": "true", RUN_LABEL: run}},
         }
         cp.kubectl("create", "-f", "-", input=json.dumps(namespace))
-        cp.kubectl("apply", "-f", "-", input=yaml.safe_dump_all([*force_docs, *delete_docs]))
+        cp.kubectl("apply", "-f", "-", input=as_documents([*force_docs, *delete_docs]))
         inst = Installed(cp, run, users, home_namespace, cluster_role)
         inst.grant(home_namespace)
         # Policies take a moment to become effective (the API server's policy informer): wait until each

@@ -11,8 +11,8 @@ import pytest
 from es_inference_operator.config import DEFAULT_ECK_URL_TEMPLATE, OperatorConfig
 from es_inference_operator.connections import ElasticsearchNotReady, eck_elasticsearch, resolve_connection
 from es_inference_operator.elasticsearch_connection import Connection
-from es_inference_operator.errors import ConfigurationError, KindNotInstalled
-from es_inference_operator.kube import SecretData
+from es_inference_operator.errors import ConfigurationError, KindNotInstalled, NotFound
+from es_inference_operator.kube import SecretData, ServiceData
 from es_inference_operator.spec import ElasticsearchRef, desired_endpoint
 from es_inference_operator.trust import ReferenceNotAllowed
 
@@ -105,10 +105,23 @@ def test_the_spec_reads_eck_object_selector(ref: dict[str, str] | None, expected
 
 
 class _Kube:
-    """Just enough of KubeReader: one ECK Elasticsearch, its Secrets, and Secrets of the resource's namespace."""
+    """Just enough of KubeReader: one ECK Elasticsearch, its Secrets and Services, and Secrets of the resource's
+    namespace. `reads` records what was read."""
 
-    def __init__(self, es: dict[str, Any], secrets: dict[tuple[str, str], tuple[dict[str, str], dict[str, str]]]):
-        self.es, self.secrets = es, secrets
+    def __init__(
+        self,
+        es: dict[str, Any],
+        secrets: dict[tuple[str, str], tuple[dict[str, str], dict[str, str]]],
+        services: dict[tuple[str, str], ServiceData] | None = None,
+    ):
+        self.es, self.secrets, self.services = es, secrets, services or {}
+        self.reads: list[str] = []
+
+    async def read_service(self, namespace: str, name: str) -> ServiceData:
+        self.reads.append(f"service {namespace}/{name}")
+        if (namespace, name) not in self.services:
+            raise NotFound(f"Service {namespace}/{name} not found")
+        return self.services[namespace, name]
 
     async def read_elasticsearch(self, namespace: str, name: str) -> dict[str, Any] | None:
         return self.es
@@ -117,6 +130,7 @@ class _Kube:
         return (await self.read_secret_with_labels(namespace, name))[0]
 
     async def read_secret_with_labels(self, namespace: str, name: str) -> tuple[SecretData, dict[str, str]]:
+        self.reads.append(f"secret {namespace}/{name}")
         data, labels = self.secrets[namespace, name]
         return SecretData(namespace, name, "1", {k: v.encode() for k, v in data.items()}), labels
 
@@ -253,3 +267,95 @@ def test_eck_not_installed_says_so() -> None:
         "so there is no Elasticsearch search/quickstart"
     )
     assert "does not exist (yet)" not in str(caught.value)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Which namespaces may use the operator's default Elasticsearch (OPERATOR_DEFAULT_ELASTICSEARCH_NAMESPACES)
+
+DEFAULT = {"ELASTICSEARCH_URL": "https://es.example:9200", "ELASTICSEARCH_API_KEY": "k"}
+
+
+@pytest.mark.parametrize(
+    ("value", "namespaces"),
+    [
+        (None, {"*"}),  # unset: every namespace, as before the setting
+        ("", {"*"}),
+        ("*", {"*"}),
+        ("team-a", {"team-a"}),
+        (" team-a , team-b ,, ", {"team-a", "team-b"}),
+    ],
+)
+def test_the_default_elasticsearch_namespaces_setting(value: str | None, namespaces: set[str]) -> None:
+    env = {"OPERATOR_DEFAULT_ELASTICSEARCH_NAMESPACES": value} if value is not None else {}
+    assert OperatorConfig.from_env(env).default_namespaces == namespaces
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        (",", "must list namespaces separated by commas, or be *: ','"),
+        ("team-a team-b", "('team-a team-b' is not a namespace name)"),  # blanks instead of commas
+        ("team-*", "('team-*' is not a namespace name)"),  # no globs but "*" alone
+        ("Team-A", "('Team-A' is not a namespace name)"),
+    ],
+)
+def test_a_default_elasticsearch_namespaces_setting_that_is_no_list_stops_the_start(value: str, says: str) -> None:
+    with pytest.raises(ValueError, match="OPERATOR_DEFAULT_ELASTICSEARCH_NAMESPACES") as caught:
+        OperatorConfig.from_env({"OPERATOR_DEFAULT_ELASTICSEARCH_NAMESPACES": value})
+    assert says in str(caught.value)
+
+
+def test_a_namespace_not_listed_is_refused_the_default_elasticsearch_before_anything_is_read() -> None:
+    config = OperatorConfig.from_env({**DEFAULT, "OPERATOR_DEFAULT_ELASTICSEARCH_NAMESPACES": "team-a,team-b"})
+    kube = _Kube(es_object(), {})
+    assert asyncio.run(resolve_connection(kube, config, "team-a", ElasticsearchRef())) is config.default_connection  # type: ignore[arg-type]
+    with pytest.raises(ReferenceNotAllowed) as caught:
+        asyncio.run(resolve_connection(kube, config, "team-c", ElasticsearchRef()))  # type: ignore[arg-type]
+    assert caught.value.problem.startswith("namespace team-c may not use the operator's default Elasticsearch")
+    # Another Elasticsearch of the namespace's own is not the default's business.
+    kube.secrets[("team-c", "search")] = ({"url": "https://search:9200", "api-key": "k"}, OPTED_IN)
+    assert _resolve(kube, ElasticsearchRef(secret_name="search"), namespace="team-c").url == "https://search:9200"
+
+
+# --------------------------------------------------------------------------------------------------------
+# serviceName: a Service of that Elasticsearch's, by ECK's labels, or nothing is sent
+
+ECK_SECRETS: dict[tuple[str, str], tuple[dict[str, str], dict[str, str]]] = {
+    ("search", "quickstart-es-http-certs-public"): ({"ca.crt": "PEM"}, {}),
+    ("search", "quickstart-es-elastic-user"): ({"elastic": "pw"}, {}),
+}
+OF_QUICKSTART = {
+    "elasticsearch.k8s.elastic.co/cluster-name": "quickstart",
+    "common.k8s.elastic.co/type": "elasticsearch",
+}
+
+
+def test_a_service_of_the_elasticsearch_is_used() -> None:
+    coordinating = ServiceData("search", "coordinating", "ClusterIP", {**OF_QUICKSTART, "role": "coordinating"})
+    kube = _Kube(es_object(), dict(ECK_SECRETS), {("search", "coordinating"): coordinating})
+    connection = _resolve(kube, ElasticsearchRef(name="quickstart", service_name="coordinating"))
+    assert connection.url == "https://coordinating.search.svc:9200"
+    assert kube.reads[0] == "service search/coordinating"  # before any Secret is read
+
+
+@pytest.mark.parametrize("tls", [{}, {"selfSignedCertificate": {"disabled": True}}], ids=["https", "http"])
+def test_a_service_of_something_else_gets_no_credentials_whatever_the_tls(tls: dict[str, Any]) -> None:
+    proxy = ServiceData("search", "my-proxy", "ClusterIP", {"app": "my-proxy"})
+    kube = _Kube(es_object(http={"tls": tls}), dict(ECK_SECRETS), {("search", "my-proxy"): proxy})
+    with pytest.raises(ReferenceNotAllowed) as caught:
+        _resolve(kube, ElasticsearchRef(name="quickstart", service_name="my-proxy"))
+    assert caught.value.problem.startswith("Service search/my-proxy (elasticsearchRef.serviceName) is not one of")
+    assert kube.reads == ["service search/my-proxy"]  # no Secret read: neither the CA nor the elastic user
+
+
+def test_a_missing_service_is_named() -> None:
+    kube = _Kube(es_object(), dict(ECK_SECRETS))
+    with pytest.raises(NotFound, match=r"^Service search/coordinating \(elasticsearchRef.serviceName\) not found$"):
+        _resolve(kube, ElasticsearchRef(name="quickstart", service_name="coordinating"))
+
+
+def test_without_service_name_no_service_is_read() -> None:
+    """ECK's own <name>-es-http, as before: named, not read."""
+    kube = _Kube(es_object(), dict(ECK_SECRETS))
+    assert _resolve(kube, ElasticsearchRef(name="quickstart")).url == "https://quickstart-es-http.search.svc:9200"
+    assert not [read for read in kube.reads if read.startswith("service")]

@@ -1,11 +1,18 @@
-"""Table tests of the trust rules: which Secrets and which ECK Elasticsearches a resource may make the operator
-use (README "Security")."""
+"""Table tests of the trust rules: which Secrets, which ECK Elasticsearches and Services, and whether the operator's
+default Elasticsearch a resource may make the operator use (README "Security")."""
 
 from __future__ import annotations
 
 import pytest
 
-from es_inference_operator.trust import allowed_namespaces, elasticsearch_refusal, secret_refusal
+from es_inference_operator.trust import (
+    ReferenceNotAllowed,
+    allowed_namespaces,
+    default_elasticsearch_refusal,
+    elasticsearch_refusal,
+    secret_refusal,
+    service_refusal,
+)
 
 LABEL = "inference.es-operator.dev/allow-reference"
 ANNOTATION = "inference.es-operator.dev/allowed-namespaces"
@@ -79,4 +86,91 @@ def test_a_refused_elasticsearch_says_how_to_allow_it_keeping_the_namespaces_all
     assert "Elasticsearch search/shared" in str(refusal) and "namespace team-a" in str(refusal)
     assert str(refusal).endswith(
         f"kubectl annotate elasticsearch -n search shared --overwrite {ANNOTATION}=team-a,team-b"
+    )
+
+
+@pytest.mark.parametrize(
+    ("namespace", "allowed_list", "allowed"),
+    [
+        ("team-a", {"*"}, True),  # the default: every namespace, as before the setting
+        ("team-a", {"team-a"}, True),
+        ("team-a", {"team-b", "team-a"}, True),
+        ("team-a", {"team-b"}, False),
+        ("team-a", {"team-a-dev"}, False),  # names, not prefixes
+        ("team-a-dev", {"team-a"}, False),
+        ("team-a", {"team-b", "*"}, True),
+    ],
+)
+def test_the_default_elasticsearch_serves_the_listed_namespaces(
+    namespace: str, allowed_list: set[str], allowed: bool
+) -> None:
+    assert (default_elasticsearch_refusal(namespace, frozenset(allowed_list)) is None) is allowed
+
+
+def test_a_namespace_refused_the_default_elasticsearch_is_told_who_can_allow_it() -> None:
+    refusal = default_elasticsearch_refusal("team-c", frozenset({"team-a", "team-b"}))
+    assert refusal is not None
+    assert refusal.problem == (
+        "namespace team-c may not use the operator's default Elasticsearch (the resource names no "
+        "spec.elasticsearchRef), so nothing is sent to Elasticsearch"
+    )
+    # Who can allow it, and with which setting; the namespaces allowed already are other tenants' business.
+    assert refusal.advice.endswith(
+        "or ask the operator's administrator to add team-c to the setting OPERATOR_DEFAULT_ELASTICSEARCH_NAMESPACES "
+        "(with the Helm chart, the value elasticsearch.allowedNamespaces)"
+    )
+    assert "team-a" not in str(refusal) and "team-b" not in str(refusal)
+    assert isinstance(refusal.error(), ReferenceNotAllowed)
+
+
+ECK_LABELS = {"elasticsearch.k8s.elastic.co/cluster-name": "quickstart", "common.k8s.elastic.co/type": "elasticsearch"}
+
+
+@pytest.mark.parametrize(
+    ("service_type", "selector", "allowed"),
+    [
+        ("ClusterIP", ECK_LABELS, True),  # ECK's own quickstart-es-http
+        # ECK's "Traffic splitting": the coordinating nodes of that Elasticsearch only
+        ("ClusterIP", {**ECK_LABELS, "elasticsearch.k8s.elastic.co/node-master": "false"}, True),
+        ("LoadBalancer", ECK_LABELS, True),
+        ("NodePort", ECK_LABELS, True),
+        ("ClusterIP", None, False),  # no selector: its endpoints are whatever someone wrote
+        ("ClusterIP", {}, False),
+        ("ClusterIP", {"app": "my-proxy"}, False),
+        ("ClusterIP", {"elasticsearch.k8s.elastic.co/cluster-name": "quickstart"}, False),  # any type's pods
+        ("ClusterIP", {"common.k8s.elastic.co/type": "elasticsearch"}, False),  # any Elasticsearch's pods
+        ("ClusterIP", {**ECK_LABELS, "elasticsearch.k8s.elastic.co/cluster-name": "other"}, False),
+        ("ClusterIP", {**ECK_LABELS, "common.k8s.elastic.co/type": "kibana"}, False),
+        ("ExternalName", ECK_LABELS, False),  # a DNS alias to anywhere, whatever its selector says
+    ],
+)
+def test_a_named_service_must_send_its_traffic_to_that_elasticsearch(
+    service_type: str, selector: dict[str, str] | None, allowed: bool
+) -> None:
+    refusal = service_refusal("search", "quickstart", "custom", service_type, selector)
+    assert (refusal is None) is allowed
+
+
+@pytest.mark.parametrize(
+    ("service_type", "why"),
+    [
+        (
+            "ClusterIP",
+            "does not select its pods by elasticsearch.k8s.elastic.co/cluster-name=quickstart and "
+            "common.k8s.elastic.co/type=elasticsearch",
+        ),
+        ("ExternalName", "is an ExternalName"),
+    ],
+)
+def test_a_refused_service_says_why_and_what_to_name_instead(service_type: str, why: str) -> None:
+    refusal = service_refusal("search", "quickstart", "my-proxy", service_type, {"app": "my-proxy"})
+    assert refusal is not None
+    assert refusal.problem == (
+        f"Service search/my-proxy (elasticsearchRef.serviceName) is not one of Elasticsearch search/quickstart's: "
+        f"it {why}, so the operator sends it no credentials and nothing else"
+    )
+    assert refusal.advice == (
+        "Leave serviceName out to use ECK's quickstart-es-http, or name a Service whose spec.selector has "
+        "elasticsearch.k8s.elastic.co/cluster-name=quickstart and common.k8s.elastic.co/type=elasticsearch "
+        "(ECK's labels on that Elasticsearch's pods)"
     )
