@@ -73,6 +73,9 @@ class ServiceData:
 # Threads for the synchronous client's calls (status writes, Events, Secret reads), and connections to match.
 # Python's default pool has min(32, cores + 4): 6 on 2 cores, shared by status writes, Events and reads.
 KUBE_THREADS = 10
+# Every Kubernetes call of the operator's gives up after this (connect, read) in seconds: a connection the network
+# dropped silently would otherwise hold a worker for ever (the client sets no timeout of its own).
+KUBE_REQUEST_TIMEOUT = (10.0, 30.0)
 
 
 def api_client_from_environment() -> kubernetes.client.ApiClient:
@@ -166,7 +169,9 @@ class KubeReader:
 
     async def _fetch_secret(self, namespace: str, name: str) -> tuple[SecretData, dict[str, str]]:
         try:
-            secret = await asyncio.to_thread(self._core.read_namespaced_secret, name, namespace)
+            secret = await asyncio.to_thread(
+                self._core.read_namespaced_secret, name, namespace, _request_timeout=KUBE_REQUEST_TIMEOUT
+            )
         except ApiException as err:
             raise _explained(err, f"Secret {namespace}/{name}", "get secrets") from None
         except urllib3.exceptions.HTTPError as err:
@@ -185,7 +190,7 @@ class KubeReader:
 
     async def _fetch_namespace(self, namespace: str) -> dict[str, str]:
         try:
-            ns = await asyncio.to_thread(self._core.read_namespace, namespace)
+            ns = await asyncio.to_thread(self._core.read_namespace, namespace, _request_timeout=KUBE_REQUEST_TIMEOUT)
         except ApiException as err:
             raise _explained(err, f"namespace {namespace}", "get namespaces") from None
         except urllib3.exceptions.HTTPError as err:
@@ -201,7 +206,9 @@ class KubeReader:
 
     async def _fetch_service(self, namespace: str, name: str) -> ServiceData:
         try:
-            service = await asyncio.to_thread(self._core.read_namespaced_service, name, namespace)
+            service = await asyncio.to_thread(
+                self._core.read_namespaced_service, name, namespace, _request_timeout=KUBE_REQUEST_TIMEOUT
+            )
         except ApiException as err:
             raise _explained(err, f"Service {namespace}/{name}", "get services") from None
         except urllib3.exceptions.HTTPError as err:
@@ -220,7 +227,13 @@ class KubeReader:
         api = kubernetes.client.CustomObjectsApi(self._core.api_client)
         try:
             found = await asyncio.to_thread(
-                api.get_namespaced_custom_object, ECK_GROUP, ECK_VERSION, namespace, ECK_PLURAL, name
+                api.get_namespaced_custom_object,
+                ECK_GROUP,
+                ECK_VERSION,
+                namespace,
+                ECK_PLURAL,
+                name,
+                _request_timeout=KUBE_REQUEST_TIMEOUT,
             )
         except ApiException as err:
             if err.status == 404 and object_missing(err.body, ECK_PLURAL):

@@ -26,6 +26,7 @@ from kubernetes.client.exceptions import ApiException
 
 from . import contract, status
 from .errors import KubernetesUnavailable
+from .kube import KUBE_REQUEST_TIMEOUT
 from .store import Resource, ResourceStore
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,7 @@ class ResourceWriter:
 
     async def _call(self, what: str, method: Any, *args: Any, json_patch: bool = False, **kwargs: Any) -> Any:
         try:
-            return await asyncio.to_thread(method, *args, **kwargs)
+            return await asyncio.to_thread(method, *args, _request_timeout=KUBE_REQUEST_TIMEOUT, **kwargs)
         except ApiException as err:
             # 422 on a JSON patch: one of its tests failed (the list changed since it was read).
             if err.status == 409 or (json_patch and err.status == 422):
@@ -151,6 +152,8 @@ class ResourceWriter:
             "count": 1,
         }
         try:
-            await asyncio.to_thread(self._core.create_namespaced_event, obj.namespace, body)
+            await asyncio.to_thread(
+                self._core.create_namespaced_event, obj.namespace, body, _request_timeout=KUBE_REQUEST_TIMEOUT
+            )
         except (ApiException, urllib3.exceptions.HTTPError) as err:  # an Event is worth a try, not a retry
             log.warning("%s/%s: could not post the event %s: %s", obj.namespace, obj.name, reason, err)

@@ -22,7 +22,7 @@ from kubernetes.client.exceptions import ApiException
 
 from . import contract
 from .errors import KubernetesUnavailable
-from .kube import KubeReader
+from .kube import KUBE_REQUEST_TIMEOUT, KubeReader
 from .kube_writer import StaleObject
 from .store import Resource, ResourceStore
 
@@ -90,6 +90,7 @@ class SecretProtection:
                 ops,
                 field_manager="es-inference-operator",
                 _content_type="application/json-patch+json",
+                _request_timeout=KUBE_REQUEST_TIMEOUT,
             )
         except ApiException as err:
             if err.status == 404:

@@ -93,7 +93,8 @@ def test_an_endpoint_made_outside_is_never_taken_without_the_adopt_annotation(st
     refused = kube.wait_condition("embeddings", "Ready", "False", reason="AlreadyExists")
     assert refused["message"] == (
         "inference endpoint prod-embeddings already exists in Elasticsearch and was not created by this resource; "
-        "it is left untouched (never written to nor deleted by this resource). If it is yours to manage from here: "
+        "it is left untouched (never written to nor deleted by this resource) (looked at again within 3 s and on "
+        "any change). If it is yours to manage from here: "
         f"kubectl annotate -n {kube.namespace} inferenceendpoint/embeddings {ADOPT}=true"
     )
     assert kube.condition("embeddings", "Stalled")["status"] == "True"  # type: ignore[index]
@@ -148,7 +149,10 @@ def test_an_existing_endpoint_of_another_service_cannot_be_adopted(stack: Stack,
     assert refused["message"].startswith(
         "inference endpoint e5 already exists in Elasticsearch with another task type or service (it differs in "
     )
-    assert refused["message"].endswith("it cannot be adopted and is left untouched. Use another inferenceId")
+    assert refused["message"].endswith(
+        "it cannot be adopted and is left untouched (looked at again within 3 s and on any change). "
+        "Use another inferenceId"
+    )
     assert kube.condition("e5", "Stalled")["status"] == "True"  # type: ignore[index]
 
     kube.run("delete", "iep", "e5", "--wait=false")

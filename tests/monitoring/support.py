@@ -141,9 +141,15 @@ def exposed_names(scrape: str) -> set[str]:
 
 
 def declared_names() -> set[str]:
-    """The series names operator/es_inference_operator/metrics.py declares, as prometheus_client exposes them."""
+    """The series names operator/es_inference_operator/metrics.py declares, as prometheus_client exposes them, and
+    those the operator computes at scrape time from the resources it serves (collector.py), with none served."""
     import prometheus_client
 
     from es_inference_operator import metrics  # noqa: F401  (declaring them registers them)
+    from es_inference_operator.collector import ResourceCollector
+    from es_inference_operator.store import ResourceStore
 
-    return exposed_names(prometheus_client.generate_latest().decode())
+    registry = prometheus_client.CollectorRegistry()
+    registry.register(ResourceCollector(ResourceStore()))
+    computed = prometheus_client.generate_latest(registry).decode()
+    return exposed_names(prometheus_client.generate_latest().decode()) | exposed_names(computed)
