@@ -42,6 +42,9 @@ test: $(STAMP)  ## the whole suite: lint, unit, emulator conformance, end to end
 	@bash testbed/build-controlplane.sh >/dev/null
 	@bash testbed/build-helm.sh >/dev/null
 	@bash testbed/build-statuscheck.sh >/dev/null
+	@bash testbed/build-node.sh >/dev/null
+	@bash testbed/fetch-node-packages.sh >/dev/null
+	@bash testbed/build-image.sh >/dev/null
 	@set +e; $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: treated as a failure (check PYTEST_ARGS)" >&2; exit 1; fi; \
 	exit $$rc
@@ -75,6 +78,11 @@ statuscheck:  ## build or find the kstatus / Flux CEL / Argo CD Lua checker the 
 .PHONY: helm
 helm:  ## build or find the helm CLI the chart tests use; prints its path
 	@bash testbed/build-helm.sh
+
+.PHONY: node
+node: $(STAMP)  ## build or find the node (kubelet, containerd, the image from the Dockerfile), start it, say what and how long; Ctrl-C stops it
+	@bash testbed/build-controlplane.sh >/dev/null
+	$(PY) -m testbed.node $(NODE_ARGS)
 
 .PHONY: demo
 demo: $(STAMP)  ## start a control plane and the emulator, run the operator, play the deletion story
