@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from testbed.controlplane import REPO_ROOT, ControlPlane, find_binaries
+from testbed.node.images import OperatorImages, find_operator_images
 from testbed.node.node import Node
 
 from .support import ES_USER, Kube, Stack
@@ -79,9 +80,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
                 from testbed.node.assets import find_node_assets
 
                 find_node_assets()
-            if any(_uses(item, "node") for item in session.items):
-                from testbed.node.images import find_operator_images
-
+            if any(_uses(item, "node") or _uses(item, "operator_images") for item in session.items):
                 find_operator_images()
 
 
@@ -99,6 +98,12 @@ def control_plane_with_controllers() -> Iterator[ControlPlane]:
     with ControlPlane(controller_manager=True) as cp:
         cp.install_crds(CRDS_DIR)
         yield cp
+
+
+@pytest.fixture(scope="session")
+def operator_images() -> OperatorImages:
+    """The operator's image built from the Dockerfile by testbed/build-image.sh (OCI archives, two tags)."""
+    return find_operator_images()
 
 
 @pytest.fixture(scope="session")
