@@ -19,11 +19,14 @@ import json
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import TypeVar
 
 from testbed.controlplane import ControlPlane
 from testbed.errors import ControlPlaneError
@@ -35,6 +38,8 @@ from testbed.node.sandbox import NODE_IP, Sandbox
 from testbed.process import Process, poll_until
 
 __all__ = ["NODE_IP", "Node", "NodeTimings"]
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -129,6 +134,35 @@ class Node:
             print(f"node: left behind: {self.leftovers}", file=sys.stderr)
 
     # -- for tests ----------------------------------------------------------------------------------------
+
+    def inside(self, action: Callable[[], T]) -> T:
+        """Run ``action`` in a thread inside the node's network namespace: the sockets it makes, and the
+        threads it starts, stay there (a server started so listens on the node's address, and sees pods'
+        addresses as its peers)."""
+        assert self.sandbox is not None
+        sandbox = self.sandbox
+        results: list[T] = []
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                with sandbox.network():
+                    results.append(action())
+            except BaseException as error:
+                errors.append(error)
+
+        thread = threading.Thread(target=run, name="inside-node")
+        thread.start()
+        thread.join()
+        if errors:
+            raise errors[0]
+        return results[0]
+
+    def reach(self, host: str, port: int) -> str:
+        """``127.0.0.1:<port>`` of this process that leads to ``host:port`` inside the node (a pod's address,
+        a server started with :meth:`inside`)."""
+        assert self.relays is not None
+        return f"127.0.0.1:{self.relays.into_node((host, port))}"
 
     def expose_to_pods(self, target: tuple[str, int], *, port: int) -> str:
         """Make ``target`` (a server of this process, on loopback) reachable from pods as

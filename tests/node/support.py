@@ -15,7 +15,7 @@ from tests.support import ES_USER, Kube, endpoint_manifest, pipeline_using
 from .conftest import ES_PORT_ON_NODE
 
 if TYPE_CHECKING:
-    from es_emulator import EmulatorServer
+    from .conftest import NodeEmulator
 
 SELECTOR = "app.kubernetes.io/name=es-inference-operator"
 CONNECTION_SECRET = "elasticsearch-connection"
@@ -103,7 +103,7 @@ def check_pod_as_deployed(node: Node, pod: dict[str, Any]) -> None:
     assert claims["kubernetes.io"]["pod"]["name"] == name
 
 
-def run_story(node: Node, emulator: EmulatorServer, namespace: str, name: str) -> None:
+def run_story(node: Node, emulator: NodeEmulator, namespace: str, name: str) -> None:
     """Create -> Ready; a pipeline uses it -> the deletion is blocked, naming it; force -> gone."""
     cp = node.control_plane
     cp.kubectl("create", "namespace", namespace)

@@ -25,7 +25,7 @@ from .support import (
 )
 
 if TYPE_CHECKING:
-    from es_emulator import EmulatorServer
+    from .conftest import NodeEmulator
 
 pytestmark = pytest.mark.e2e
 
@@ -34,7 +34,7 @@ CRD = "inferenceendpoints.inference.es-operator.dev"
 
 
 def test_helm_install_upgrade_and_uninstall_on_the_node(
-    node: Node, node_emulator: EmulatorServer, node_helm: Helm
+    node: Node, node_emulator: NodeEmulator, node_helm: Helm
 ) -> None:
     cp = node.control_plane
     assert node.images is not None

@@ -16,12 +16,12 @@ from tests.deploy.support import NAMESPACE, install_command, install_section, ru
 from .support import check_pod_as_deployed, create_connection_secret, run_story, wait_rolled_out
 
 if TYPE_CHECKING:
-    from es_emulator import EmulatorServer
+    from .conftest import NodeEmulator
 
 pytestmark = pytest.mark.e2e
 
 
-def test_kustomize_install_runs_the_story_on_the_node(node: Node, node_emulator: EmulatorServer) -> None:
+def test_kustomize_install_runs_the_story_on_the_node(node: Node, node_emulator: NodeEmulator) -> None:
     cp = node.control_plane
     assert node.images is not None
     run_shell(cp, install_command())
