@@ -103,4 +103,7 @@ def test_build_image_honours_operator_image_dir(tmp_path: Path) -> None:
     assert result.returncode == 1 and "lacks next.tar" in result.stderr
     (tmp_path / "next.tar").touch()
     result = run("build-image.sh", {"OPERATOR_IMAGE_DIR": str(tmp_path)})
+    assert result.returncode == 1 and "lacks names.txt" in result.stderr
+    (tmp_path / "names.txt").write_text("mine:1\nmine:2\n")
+    result = run("build-image.sh", {"OPERATOR_IMAGE_DIR": str(tmp_path)})
     assert result.returncode == 0 and result.stdout.strip() == str(tmp_path), result.stderr
