@@ -121,6 +121,9 @@ def write_kubelet(workdir: Path, *, cgroup_root: str, client_ca: Path) -> Path:
         "registerNode": True,
         "localStorageCapacityIsolation": False,
         "maxPods": 50,
+        # A container killed on purpose (tests of a leader's failover kill one again and again) comes back
+        # after at most a second, not the default back-off of up to 5 minutes.
+        "crashLoopBackOff": {"maxContainerRestartPeriod": "1s"},
     }
     path = workdir / "kubelet.json"
     path.write_text(json.dumps(config, indent=2))

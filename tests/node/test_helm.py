@@ -27,7 +27,7 @@ from .support import (
 if TYPE_CHECKING:
     from .conftest import NodeEmulator
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("clean_node")]
 
 RELEASE = "es-inference-operator"
 CRD = "inferenceendpoints.inference.es-operator.dev"
@@ -94,9 +94,3 @@ def test_helm_install_upgrade_and_uninstall_on_the_node(
     wait_for("the operator's pods gone", lambda: not operator_pods(node), timeout=60)
     cp.kubectl("get", "crd", CRD)
     assert kube.exists(created[0])
-
-    # Leave the node as the kustomize test expects it: no CRD, no operator namespace.
-    for name in created:
-        kube.run("patch", "iep", name, "--type=merge", "-p", '{"metadata":{"finalizers":null}}')
-    cp.kubectl("delete", "crd", CRD, "--timeout=60s")
-    cp.kubectl("delete", "namespace", NAMESPACE, "helm-story", "--timeout=120s", timeout=130)

@@ -18,7 +18,7 @@ from .support import check_pod_as_deployed, create_connection_secret, run_story,
 if TYPE_CHECKING:
     from .conftest import NodeEmulator
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("clean_node")]
 
 
 def test_kustomize_install_runs_the_story_on_the_node(node: Node, node_emulator: NodeEmulator) -> None:
