@@ -98,9 +98,9 @@ es-emulator: $(STAMP)  ## serve the Elasticsearch emulator in the foreground (ES
 	$(PY) -m es_emulator --host 127.0.0.1 --port $(ES_PORT) --version $(ES_VERSION) --user $(ES_USER)
 
 .PHONY: bench
-bench: $(STAMP)  ## apply->Ready and force->gone (20 runs); N=10000: the scale mode (bench_scale.py); asserts nothing
+bench: $(STAMP)  ## apply->Ready and force->gone (20 runs); N=10000: the scale mode (bench_scale.py), with BENCH=failover a takeover at N (bench_failover.py); asserts nothing
 	@bash testbed/build-controlplane.sh >/dev/null
-	$(PY) -m testbed.$(if $(N),bench_scale --scale $(N) $(BENCH_ARGS),bench)
+	$(PY) -m testbed.$(if $(N),$(if $(filter failover,$(BENCH)),bench_failover,bench_scale) --scale $(N) $(BENCH_ARGS),bench)
 
 .PHONY: clean
 clean:  ## remove the virtualenv and caches in the tree (the control plane cache outside it stays)
