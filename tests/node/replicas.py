@@ -80,6 +80,13 @@ class NodeReplicas:
 
         return wait_for(f"{pod} leading", leading, timeout=timeout, interval=0.05)
 
+    def container_started(self, pod: str) -> float:
+        """When the pod's container (re)started, on time.monotonic() (the kubelet says it to the second: the
+        moment returned is at most a second early)."""
+        started = self.pods()[pod]["status"]["containerStatuses"][0]["state"]["running"]["startedAt"]
+        wall = datetime.datetime.strptime(started, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC)
+        return wall.timestamp() - (time.time() - time.monotonic())
+
     def container_pid(self, pod: str) -> int:
         status = self.pods()[pod]["status"]["containerStatuses"][0]
         return self.node.container_pid(status["containerID"])
@@ -183,8 +190,26 @@ class LeaseWatch:
                 last_at = at
         return result
 
-    def last_renewal(self, pod: str) -> float:
-        """The last renewTime ``pod``'s process wrote, on time.monotonic()."""
-        times = [renewed for _, holder, renewed in self.seen if holder.rsplit("_", 1)[0] == pod and renewed]
+    def last_renewal(self, pod: str, before: float = float("inf")) -> float:
+        """The last renewTime ``pod``'s process wrote (seen before ``before``), on time.monotonic()."""
+        times = [
+            renewed for at, holder, renewed in self.seen if holder.rsplit("_", 1)[0] == pod and renewed and at < before
+        ]
         assert times, f"{pod} was never seen holding the Lease"
         return lease_time_to_monotonic(max(times))
+
+
+def check_nothing_lost_or_doubled(replicas: NodeReplicas, kube: Kube, stream: Stream, *, timeout: float = 120) -> None:
+    """Every kept resource Ready and in Elasticsearch, every deleted one gone from both; no endpoint created or
+    deleted in Elasticsearch twice (a resource deleted before it was created there has no write at all)."""
+    from tests.ha.support import wait_all_gone, wait_all_ready, write_counts
+
+    wait_all_ready(kube, stream.kept, timeout=timeout)
+    wait_all_gone(kube, stream.deleted, timeout=timeout)
+    log = replicas.emulator.requests.timeline()
+    puts, deletes = write_counts(log, "PUT"), write_counts(log, "DELETE")
+    twice = {name: (puts[name], deletes[name]) for name in stream.created if puts[name] > 1 or deletes[name] > 1}
+    assert not twice, f"written twice (PUTs, DELETEs): {twice}"
+    assert all(puts[name] == 1 for name in stream.kept)
+    in_es = set(replicas.emulator.server.state.endpoints)
+    assert set(stream.kept) <= in_es and not in_es & set(stream.deleted), in_es & set(stream.deleted)
