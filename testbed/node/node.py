@@ -35,7 +35,7 @@ from testbed.node.assets import NodeAssets, find_node_assets
 from testbed.node.images import OperatorImages, find_operator_images, import_image, write_pause_image
 from testbed.node.relay import Relays
 from testbed.node.sandbox import NODE_IP, Sandbox
-from testbed.process import Process, poll_until
+from testbed.process import Process, poll_until, read_tail
 
 __all__ = ["NODE_IP", "Node", "NodeTimings"]
 
@@ -187,8 +187,6 @@ class Node:
 
     def log_tail(self, name: str, lines: int = 40) -> str:
         if name in self._processes:
-            from testbed.process import read_tail
-
             return read_tail(self._processes[name].log_path, lines)
         return self.control_plane.log_tail(name, lines)
 
