@@ -67,6 +67,8 @@ class OperatorProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60) -> OperatorProcess:
+        """Start it and wait until it is ready (/readyz): alone, once kopf watches; with leader election, as a
+        standby already (`wait_leading` waits for the Lease)."""
         args = [
             sys.executable,
             "-m",
@@ -85,21 +87,60 @@ class OperatorProcess:
                 args, env=self.env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=preexec
             )
         try:
-            wait_for("the operator's liveness endpoint", self._alive, timeout=timeout, interval=0.1)
+            wait_for("the operator's readiness endpoint", self._ready, timeout=timeout, interval=0.1)
         except TimeoutError as err:
             self.stop()
             raise RuntimeError(f"{err}\n--- operator log ---\n{self.log_tail()}") from None
         return self
 
-    def _alive(self) -> bool:
+    def _get(self, path: str) -> tuple[int, Any]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.liveness_port}{path}", timeout=1) as resp:
+                return resp.status, json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read() or b"null")
+
+    def _running(self) -> None:
         assert self.process is not None
         if self.process.poll() is not None:
             raise RuntimeError(f"the operator exited with {self.process.returncode}:\n{self.log_tail()}")
+
+    def _ready(self) -> bool:
+        self._running()
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.liveness_port}/healthz", timeout=1) as resp:
-                return bool(resp.status == 200)
+            return self._get("/readyz")[0] == 200
         except OSError:
             return False
+
+    def readiness(self) -> dict[str, Any]:
+        """What /readyz says: ready, leaderElection, leading, identity, started (kopf watches)."""
+        return dict(self._get("/readyz")[1])
+
+    def wait_leading(self, timeout: float) -> dict[str, Any]:
+        """Until this process leads and kopf has started; its /readyz answer."""
+
+        def leading() -> dict[str, Any] | None:
+            self._running()
+            state = self.readiness()
+            return state if state["leading"] and state["started"] else None
+
+        return wait_for("the operator to lead", leading, timeout=timeout, interval=0.05)
+
+    def metrics_text(self) -> str:
+        """Its Prometheus metrics (OPERATOR_METRICS_PORT must be set to a port)."""
+        port = int(self.env.get("OPERATOR_METRICS_PORT", "0"))
+        assert port, "OPERATOR_METRICS_PORT is not set"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+            return str(resp.read().decode())
+
+    def terminate(self) -> None:
+        """SIGTERM, as the kubelet sends it; returns at once (`wait_exit` waits)."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+
+    def wait_exit(self, timeout: float) -> int:
+        assert self.process is not None
+        return self.process.wait(timeout)
 
     def stop(self, timeout: float = 15) -> int | None:
         if self.process is None or self.process.poll() is not None:

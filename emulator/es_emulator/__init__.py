@@ -6,7 +6,7 @@
         ...  # srv.url, srv.state, srv.faults, srv.requests, srv.down(), srv.up()
 """
 
-from .faults import Faults, Hold, RecordedRequest, RequestLog
+from .faults import Faults, Hold, RecordedRequest, RequestLog, TimedRequest
 from .profiles import PROFILES, Profile, profile_for
 from .security import ApiKey, Role, User
 from .server import EmulatorServer
@@ -23,6 +23,7 @@ __all__ = [
     "RequestLog",
     "Role",
     "Store",
+    "TimedRequest",
     "User",
     "profile_for",
 ]

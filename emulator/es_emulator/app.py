@@ -25,6 +25,7 @@ from .media import check_body_content_type, check_versions, parse_media_type, re
 from .params import Params
 from .rest import Context, Prepare, Reply, RestRequest
 from .routing import Router
+from .security import claimed_user
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,8 @@ async def _handle(
     if api_admin.is_admin_path(path):
         return _render(api_admin.dispatch(admin, ctx, request.method, path, raw_body), None, pretty=False)
     query = {k: v for k, v in request.query.items()}  # a repeated parameter: the last one wins
-    recorded = ctx.requests.record(request.method, path, query)
+    user, peer = claimed_user(request.headers.get("Authorization")), request.remote
+    recorded = ctx.requests.record(request.method, path, query, user=user, peer=peer)
     try:
         return await _answer(ctx, router, request, recorded, raw_body, query)
     finally:

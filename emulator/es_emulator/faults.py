@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -282,19 +283,33 @@ class RecordedRequest(NamedTuple):
     query: dict[str, str]
 
 
+class TimedRequest(NamedTuple):
+    """A logged request with when it arrived and who sent it: what a test needs to tell two clients apart (two
+    operator replicas) and to say that one sent nothing after a moment (a leader's fencing deadline)."""
+
+    at: float  # time.monotonic() in the emulator's process when the request arrived
+    user: str | None  # the user (Basic) or API key id (ApiKey) the request claims, before any check; None: none
+    peer: str | None  # the client's address
+    request: RecordedRequest
+
+
 class RequestLog:
     """Thread-safe log of the Elasticsearch requests received (admin routes excluded)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._entries: list[RecordedRequest] = []
+        self._timed: list[TimedRequest] = []
         self.in_flight = 0
         self.max_in_flight = 0  # the most requests being answered at once: what a client's cap must bound
 
-    def record(self, method: str, path: str, query: dict[str, str]) -> RecordedRequest:
+    def record(
+        self, method: str, path: str, query: dict[str, str], *, user: str | None = None, peer: str | None = None
+    ) -> RecordedRequest:
         entry = RecordedRequest(method, path, dict(query))
         with self._lock:
             self._entries.append(entry)
+            self._timed.append(TimedRequest(time.monotonic(), user, peer, entry))
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         return entry
@@ -307,11 +322,17 @@ class RequestLog:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._timed.clear()
             self.max_in_flight = self.in_flight
 
     def snapshot(self) -> list[RecordedRequest]:
         with self._lock:
             return list(self._entries)
+
+    def timeline(self) -> list[TimedRequest]:
+        """The same entries, in order, each with its arrival time, claimed user and peer."""
+        with self._lock:
+            return list(self._timed)
 
     def find(self, method: str | None = None, path: str | None = None) -> list[RecordedRequest]:
         """Entries matching ``method`` and ``path`` (each optional)."""

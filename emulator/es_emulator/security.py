@@ -228,6 +228,14 @@ class Security:
             )
 
 
+def claimed_user(authorization: str | None) -> str | None:
+    """Who a request says it is, checked or not: the Basic user name, or the API key's id (for the request log)."""
+    scheme, _, credentials = (authorization or "").strip().partition(" ")
+    if scheme.lower() in ("basic", "apikey") and credentials.strip():
+        return _decode_pair(credentials.strip())[0] or None
+    return None
+
+
 def _decode_pair(credentials: str) -> tuple[str, str]:
     try:
         decoded = base64.b64decode(credentials, validate=True).decode()

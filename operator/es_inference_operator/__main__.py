@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import ctypes
 import ctypes.util
 import os
@@ -13,6 +14,9 @@ import kopf
 from . import logs
 from .config import OperatorConfig
 from .errors import ConfigurationError
+from .health import parse_address
+from .lease import ElectionSettings
+from .supervisor import Supervisor
 
 
 def limit_malloc_arenas(arenas: int = 2) -> None:
@@ -47,7 +51,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--liveness",
         default=os.environ.get("OPERATOR_LIVENESS", "http://0.0.0.0:8081/healthz"),
-        help="liveness endpoint URL, or '' for none",
+        help="liveness endpoint URL (readiness is /readyz on the same address), or '' for neither",
+    )
+    parser.add_argument(
+        "--leader-elect",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run as one of several replicas: only the holder of the Lease acts (default: OPERATOR_LEADER_ELECTION, "
+        "else off)",
     )
     parser.add_argument("--verbose", action="store_true", help="debug logs (they include whole resources)")
     args = parser.parse_args(argv)
@@ -56,18 +67,21 @@ def main(argv: list[str] | None = None) -> None:
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat[args.log_format.upper()])
     logs.install(verbose=args.verbose)
     try:
-        OperatorConfig.from_env()  # fail here, with a clear message, rather than in kopf's startup
-    except (ValueError, ConfigurationError) as err:
+        config = OperatorConfig.from_env()  # fail here, with a clear message, rather than in kopf's startup
+        election = ElectionSettings.from_env(enabled=args.leader_elect)
+        if args.liveness:
+            parse_address(args.liveness)
+    except (ValueError, ConfigurationError, OSError) as err:
         sys.exit(f"es-inference-operator: bad configuration: {err}")
     from . import handlers  # noqa: F401  (registers the handlers)
 
-    kopf.run(
-        standalone=True,  # one replica with Recreate: no peering objects, no peering RBAC
-        clusterwide=not args.namespace,
-        namespaces=args.namespace,
-        liveness_endpoint=args.liveness or None,
-        memo=kopf.Memo(namespaces=tuple(args.namespace)),
+    supervisor = Supervisor(
+        namespaces=tuple(args.namespace),
+        liveness_url=args.liveness or None,
+        election=election,
+        metrics_port=config.metrics_port,
     )
+    sys.exit(asyncio.run(supervisor.run()))
 
 
 if __name__ == "__main__":

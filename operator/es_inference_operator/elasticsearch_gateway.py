@@ -201,11 +201,21 @@ class ElasticsearchGateway:
         await self.client.close()
 
     async def _call(
-        self, operation: str, make_call: Callable[[], Awaitable[T]], *, sent_secrets: tuple[str, ...] = ()
+        self,
+        operation: str,
+        make_call: Callable[[], Awaitable[T]],
+        *,
+        sent_secrets: tuple[str, ...] = (),
+        write: bool = False,
     ) -> T:
         """One request. Its failure comes back in the operator's terms, with every secret value it sent (and the
-        connection's credentials) masked: Elasticsearch echoes unknown settings, values included (§10.5)."""
+        connection's credentials) masked: Elasticsearch echoes unknown settings, values included (§10.5).
+
+        A write is fenced once it has its slot, just before it is sent: a write that waited for a slot while
+        this replica's Lease ran out must not go out after."""
         async with self._slots:  # waiting for a slot is the operator's queue: it never counts as an error
+            if write:
+                self._check_may_write(operation)
             return await self._call_now(operation, make_call, sent_secrets)
 
     async def _call_now(
@@ -290,6 +300,7 @@ class ElasticsearchGateway:
             "put",
             lambda: self._creating.inference.put(task_type=task_type, inference_id=inference_id, body=dict(body)),
             sent_secrets=secrets,
+            write=True,
         )
         self.endpoints.note(inference_id, dict(response.body))
         return dict(response.body)
@@ -303,6 +314,7 @@ class ElasticsearchGateway:
             "update",
             lambda: self.client.inference.update(task_type=task_type, inference_id=inference_id, body=dict(body)),
             sent_secrets=secrets,
+            write=True,
         )
         self.endpoints.note(inference_id, dict(response.body))
         return dict(response.body)
@@ -351,6 +363,7 @@ class ElasticsearchGateway:
                 lambda: self.client.inference.delete(
                     task_type=task_type, inference_id=inference_id, force=force or None
                 ),
+                write=True,
             )
         except Rejected as err:
             if err.status == 404:

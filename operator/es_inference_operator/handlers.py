@@ -18,7 +18,6 @@ from functools import partial
 from typing import Any
 
 import kopf
-import prometheus_client
 
 from . import contract, logs, metrics, persistence, resync
 from .claims import ClaimRegistry
@@ -122,8 +121,6 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         ),
         asyncio.create_task(runtime.retries.run_forever(partial(_retry, runtime))),
     ]
-    if config.metrics_port:
-        prometheus_client.start_http_server(config.metrics_port)
 
 
 @kopf.on.cleanup()

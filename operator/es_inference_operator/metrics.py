@@ -97,5 +97,10 @@ WORKQUEUE_LONGEST_RUNNING_SECONDS = Gauge(
 )
 
 # --- Leader election ------------------------------------------------------------------------------------------
-LEADER = Gauge(f"{PREFIX}_leader", "1 while this replica holds the leader Lease and acts, else 0 (standby).")
-LEADER_TRANSITIONS = Counter(f"{PREFIX}_leader_transitions_total", "Times this replica started or stopped leading.")
+LEADER = Gauge(
+    f"{PREFIX}_leader",
+    "1 while this replica acts: it holds the leader Lease, or runs without leader election; else 0 (standby).",
+)
+LEADER_TRANSITIONS = Counter(
+    f"{PREFIX}_leader_transitions_total", "Times this replica started or stopped leading (leader election only)."
+)

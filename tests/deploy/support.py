@@ -108,11 +108,13 @@ def find(docs: Iterable[dict[str, Any]], kind: str, name: str | None = None) -> 
     return matches[0]
 
 
-def granted(cluster_role: Mapping[str, Any]) -> set[Permission]:
-    """A ClusterRole's rules, expanded (no wildcards or resourceNames expected in ours)."""
+def granted(role: Mapping[str, Any], *, named: bool = False) -> set[Permission]:
+    """A ClusterRole's or Role's rules, expanded (no wildcards expected in ours; no resourceNames unless `named`:
+    see resource_names)."""
     result: set[Permission] = set()
-    for rule in cluster_role["rules"]:
-        assert "resourceNames" not in rule and "nonResourceURLs" not in rule, rule
+    for rule in role["rules"]:
+        assert named or "resourceNames" not in rule, rule
+        assert "nonResourceURLs" not in rule, rule
         for group in rule["apiGroups"]:
             for resource in rule["resources"]:
                 base, _, sub = resource.partition("/")
@@ -120,6 +122,16 @@ def granted(cluster_role: Mapping[str, Any]) -> set[Permission]:
                     assert "*" not in (group, base, sub, verb), rule
                     result.add((group, base, sub, verb))
     return result
+
+
+def resource_names(role: Mapping[str, Any]) -> dict[Permission, set[str]]:
+    """The permissions a role limits to some objects, with those objects' names."""
+    names: dict[Permission, set[str]] = {}
+    for rule in role["rules"]:
+        if "resourceNames" in rule:
+            for permission in granted({"rules": [{k: v for k, v in rule.items() if k != "resourceNames"}]}):
+                names.setdefault(permission, set()).update(rule["resourceNames"])
+    return names
 
 
 # --- a ServiceAccount's identity ---------------------------------------------------------------------------
@@ -142,14 +154,21 @@ def service_account_kubeconfig(cp: ControlPlane, path: Path, *, duration: str = 
     return path
 
 
-def pod_environment(cp: ControlPlane, container: Mapping[str, Any], *, namespace: str = NAMESPACE) -> dict[str, str]:
-    """The container's environment as the kubelet would build it: values, and Secret keys read from the API
-    server (an optional key that is absent is left out; a required one must be there). There is no kubelet in
-    the testbed: tests run the operator as a local process with this environment."""
+def pod_environment(
+    cp: ControlPlane, container: Mapping[str, Any], *, namespace: str = NAMESPACE, pod_name: str = "operator-pod-0"
+) -> dict[str, str]:
+    """The container's environment as the kubelet would build it: values, the downward API's pod name and
+    namespace, and Secret keys read from the API server (an optional key that is absent is left out; a required
+    one must be there). There is no kubelet in the testbed: tests run the operator as a local process with this
+    environment."""
     env: dict[str, str] = {}
+    downward = {"metadata.name": pod_name, "metadata.namespace": namespace}
     for entry in container["env"]:
         if "value" in entry:
             env[entry["name"]] = entry["value"]
+            continue
+        if "fieldRef" in entry["valueFrom"]:
+            env[entry["name"]] = downward[entry["valueFrom"]["fieldRef"]["fieldPath"]]
             continue
         ref = entry["valueFrom"]["secretKeyRef"]
         data = cp.kubectl_json("get", "secret", ref["name"], "-n", namespace).get("data", {})

@@ -24,6 +24,7 @@ from .support import (
     kubectl_as,
     readme_command,
     render,
+    resource_names,
     run_shell,
     service_account_kubeconfig,
 )
@@ -44,6 +45,10 @@ EXPECTED_RULES = {
     ("elasticsearch.k8s.elastic.co", "elasticsearches", "", "get"),
 }
 ECK = "elasticsearches.elasticsearch.k8s.elastic.co"
+# Leader election: the Lease es-inference-operator in the operator's namespace (its Role).
+LEASES = "leases.coordination.k8s.io"
+LEASE = "es-inference-operator"
+EXPECTED_LEASE_RULES = {("coordination.k8s.io", "leases", "", verb) for verb in ("create", "get", "update")}
 
 
 def _live_versions(cp: ControlPlane, docs: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
@@ -59,12 +64,22 @@ def _live_versions(cp: ControlPlane, docs: list[dict[str, Any]]) -> dict[tuple[s
 def test_kustomize_renders_base_default_and_overlay(control_plane: ControlPlane) -> None:
     base = render(control_plane, "base")
     assert sorted(d["kind"] for d in base) == sorted(
-        ["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment", "Service"]
+        [
+            "Namespace",
+            "ServiceAccount",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "Role",
+            "RoleBinding",
+            "Deployment",
+            "PodDisruptionBudget",
+            "Service",
+        ]
     )
     assert all(
         d["metadata"].get("namespace") == NAMESPACE
         for d in base
-        if d["kind"] in ("ServiceAccount", "Deployment", "Service")
+        if d["kind"] in ("ServiceAccount", "Role", "RoleBinding", "Deployment", "PodDisruptionBudget", "Service")
     )
 
     default = render(control_plane, "default")
@@ -93,8 +108,16 @@ def test_the_deployment_is_hardened_and_matches_the_operator(control_plane: Cont
     base = render(control_plane, "base")
     deployment = find(base, "Deployment")
     spec = deployment["spec"]
-    assert spec["replicas"] == 1 and spec["strategy"] == {"type": "Recreate"}
+    # Two replicas with leader election; a rollout starts a new pod (Ready as a standby) before it stops one.
+    assert spec["replicas"] == 2
+    assert spec["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
     pod = spec["template"]["spec"]
+    labels = spec["template"]["metadata"]["labels"]
+    (term,) = pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    assert term["podAffinityTerm"]["labelSelector"]["matchLabels"].items() <= labels.items()
+    budget = find(base, "PodDisruptionBudget")["spec"]
+    assert budget["minAvailable"] == 1 and budget["selector"]["matchLabels"].items() <= labels.items()
     assert pod["serviceAccountName"] == SERVICE_ACCOUNT
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
@@ -110,13 +133,21 @@ def test_the_deployment_is_hardened_and_matches_the_operator(control_plane: Cont
 
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert ports["metrics"] == OperatorConfig(default_connection=None).metrics_port
-    assert ports["healthz"] == 8081  # kopf's liveness endpoint: the operator's --liveness default
-    for probe in ("livenessProbe", "readinessProbe"):
-        assert container[probe]["httpGet"] == {"path": "/healthz", "port": "healthz"}
+    assert ports["healthz"] == 8081  # the operator's --liveness default address: /healthz and /readyz
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "healthz"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "healthz"}
 
-    env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"]}
-    assert env["ELASTICSEARCH_URL"] == {"name": CONNECTION_SECRET, "key": "url"}
-    assert env["ELASTICSEARCH_API_KEY"] == {"name": CONNECTION_SECRET, "key": "api-key", "optional": True}
+    assert {"name": "OPERATOR_LEADER_ELECTION", "value": "true"} in container["env"]
+    env = {e["name"]: e["valueFrom"] for e in container["env"] if "valueFrom" in e}
+    assert env["ELASTICSEARCH_URL"]["secretKeyRef"] == {"name": CONNECTION_SECRET, "key": "url"}
+    assert env["ELASTICSEARCH_API_KEY"]["secretKeyRef"] == {
+        "name": CONNECTION_SECRET,
+        "key": "api-key",
+        "optional": True,
+    }
+    # The Lease's holder identity and namespace, from the downward API.
+    assert env["POD_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert env["POD_NAMESPACE"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
 
     service = find(base, "Service")
     assert service["spec"]["selector"].items() <= spec["template"]["metadata"]["labels"].items()
@@ -133,7 +164,21 @@ def test_the_cluster_role_grants_exactly_the_operators_calls(control_plane: Cont
         "name": "es-inference-operator",
     }
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": NAMESPACE}]
-    assert not [d for d in base if d["kind"] in ("Role", "RoleBinding")]
+
+    # Leader election: one Lease, by name, in the operator's namespace; create cannot be limited to a name.
+    role = find(base, "Role")
+    assert granted(role, named=True) == EXPECTED_LEASE_RULES
+    assert resource_names(role) == {
+        ("coordination.k8s.io", "leases", "", "get"): {LEASE},
+        ("coordination.k8s.io", "leases", "", "update"): {LEASE},
+    }
+    role_binding = find(base, "RoleBinding")
+    assert role_binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": role["metadata"]["name"],
+    }
+    assert role_binding["subjects"] == binding["subjects"]
 
 
 # --- the README's commands on the API server ---------------------------------------------------------------
@@ -200,6 +245,9 @@ ALLOWED = [
     ("get", "secrets", "-n", "team-a"),
     ("get", "namespaces/team-a"),
     ("get", ECK, "-n", "team-a"),
+    ("create", LEASES, "-n", NAMESPACE),
+    ("get", f"{LEASES}/{LEASE}", "-n", NAMESPACE),
+    ("update", f"{LEASES}/{LEASE}", "-n", NAMESPACE),
 ]
 
 REFUSED = [
@@ -237,6 +285,14 @@ REFUSED = [
     ("escalate", "clusterroles.rbac.authorization.k8s.io"),
     ("bind", "clusterroles.rbac.authorization.k8s.io"),
     ("patch", "clusterroles.rbac.authorization.k8s.io/es-inference-operator"),
+    ("get", f"{LEASES}/another-lease", "-n", NAMESPACE),  # its own Lease only
+    ("update", f"{LEASES}/another-lease", "-n", NAMESPACE),
+    ("list", LEASES, "-n", NAMESPACE),
+    ("watch", LEASES, "-n", NAMESPACE),
+    ("patch", f"{LEASES}/{LEASE}", "-n", NAMESPACE),
+    ("delete", f"{LEASES}/{LEASE}", "-n", NAMESPACE),
+    ("create", LEASES, "-n", "team-a"),  # in its own namespace only
+    ("get", f"{LEASES}/{LEASE}", "-n", "kube-system"),
     ("*", "*", "--all-namespaces"),
 ]
 

@@ -1,7 +1,8 @@
-"""Least privilege, proven: the operator runs as its ServiceAccount, with the ClusterRole of manifests/base
-and the environment the Deployment gives it, cluster-wide as deployed, on a control plane of its own that
-writes an audit log. It plays the core flows; then the log shows no refusal, and the audit log shows that it
-made exactly the calls the ClusterRole grants: every rule used, nothing else asked for.
+"""Least privilege, proven: the operator runs as its ServiceAccount, with the ClusterRole and the leader
+election Role of manifests/base and the arguments and environment the Deployment gives it (leader election on),
+cluster-wide as deployed, on a control plane of its own that writes an audit log. It plays the core flows;
+then the log shows no refusal, and the audit log shows that it made exactly the calls the roles grant: every
+rule used, nothing else asked for, the Lease only by its name in the operator's namespace.
 
 A control plane of its own, because the operator runs cluster-wide here (as deployed) and must not touch
 other tests' resources, and because the API server needs its audit flags from the start.
@@ -33,6 +34,7 @@ from .support import (
     install_command,
     pod_environment,
     render,
+    resource_names,
     run_shell,
     service_account_kubeconfig,
 )
@@ -140,6 +142,7 @@ def test_the_operator_runs_on_exactly_the_granted_rbac(
     team_a, team_b = Kube(cp, "team-a"), Kube(cp, "team-b")
     try:
         operator.start()
+        operator.wait_leading(30)  # the first replica: it creates the Lease
 
         # Create -> Ready, with the API key for the service from a Secret (secrets: get).
         team_a.apply(secret("openai", **{"api-key": "sk-from-a-secret"}))
@@ -211,10 +214,20 @@ def test_the_operator_runs_on_exactly_the_granted_rbac(
         e for e in events if e.get("objectRef", {}).get("resource") == "inferenceendpoints" and e["verb"] != "patch"
     ]
     assert reads and all("namespace" not in e["objectRef"] for e in reads)
-    rules = granted(find(base, "ClusterRole"))
+    lease_role = find(base, "Role")
+    rules = granted(find(base, "ClusterRole")) | granted(lease_role, named=True)
     assert used - rules == set(), "calls the API server allowed only through another rule"
     assert rules - used == set(), "granted but never used by these flows"
     assert all(DISCOVERY.match(path) for path in paths), sorted(paths)
+    # The Lease: in the operator's namespace, by its name where the Role names it; released at the end.
+    leases = [e for e in events if e.get("objectRef", {}).get("resource") == "leases"]
+    assert {e["objectRef"]["namespace"] for e in leases} == {NAMESPACE}
+    named = resource_names(lease_role)
+    for event in leases:
+        ref = event["objectRef"]
+        permission = (ref["apiGroup"], ref["resource"], ref.get("subresource", ""), event["verb"])
+        assert permission not in named or ref.get("name") in named[permission], event["requestURI"]
+    assert "released the Lease" in log
 
 
 def _peak_rss_mib(operator: OperatorProcess) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Callable
 
@@ -122,6 +123,25 @@ def test_request_log(emulator: Factory) -> None:
     assert len(srv.requests) == 1
     srv.requests.clear()
     assert list(srv.requests) == []
+
+
+def test_request_log_timeline_says_when_and_who(emulator: Factory) -> None:
+    """Each entry's arrival time (this process's monotonic clock) and claimed user: how a test tells two
+    clients apart and says that one sent nothing after a moment."""
+    srv = emulator(V91)
+    before = time.monotonic()
+    call(srv, "GET", "/")
+    call(srv, "GET", "/", authorization="ApiKey " + base64.b64encode(b"key-id:wrong").decode())
+    call(srv, "GET", "/", auth=None)
+    after = time.monotonic()
+    timeline = srv.requests.timeline()
+    assert [entry.request for entry in timeline] == srv.requests.snapshot()
+    assert [entry.user for entry in timeline] == ["elastic", "key-id", None]  # claimed, even when refused
+    assert all(before <= entry.at <= after for entry in timeline)
+    assert [entry.at for entry in timeline] == sorted(entry.at for entry in timeline)
+    assert all(entry.peer == "127.0.0.1" for entry in timeline)
+    srv.requests.clear()
+    assert srv.requests.timeline() == []
 
 
 def test_admin_routes_drive_faults_without_auth(emulator: Factory) -> None:

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from testbed.controlplane import REPO_ROOT, ControlPlane
-from tests.deploy.support import find, granted, render
+from tests.deploy.support import find, granted, render, resource_names
 
 from .support import CHART, RELEASE, Helm
 
@@ -95,8 +95,12 @@ def test_the_default_render_is_the_kustomize_install_the_helm_way(helm: Helm, co
     kustomize = render(control_plane, "default")
     assert sorted(d["kind"] for d in chart) == sorted(d["kind"] for d in kustomize if d["kind"] != "Namespace")
     assert all(
-        d["metadata"]["name"] == RELEASE for d in chart if d["kind"] not in ("Service", "CustomResourceDefinition")
+        d["metadata"]["name"] == RELEASE
+        for d in chart
+        if d["kind"] not in ("Service", "CustomResourceDefinition", "Role", "RoleBinding")
     )
+    for kind in ("Role", "RoleBinding"):  # leader election's
+        assert find(chart, kind)["metadata"]["name"] == find(kustomize, kind)["metadata"]["name"]
 
     # The CRD: crds/'s, kept on uninstall (and so updated by upgrades, being a template).
     crd = find(chart, "CustomResourceDefinition")
@@ -109,13 +113,24 @@ def test_the_default_render_is_the_kustomize_install_the_helm_way(helm: Helm, co
 
     # The Deployment: the same pod, labels aside, with the settings as explicit environment variables.
     ours, theirs = find(chart, "Deployment")["spec"], find(kustomize, "Deployment")["spec"]
-    assert ours["replicas"] == theirs["replicas"] == 1 and ours["strategy"] == theirs["strategy"]
+    assert ours["replicas"] == theirs["replicas"] == 2 and ours["strategy"] == theirs["strategy"]
     assert ours["selector"]["matchLabels"].items() <= ours["template"]["metadata"]["labels"].items()
     pod, kustomize_pod = ours["template"]["spec"], theirs["template"]["spec"]
+    # The same anti-affinity, each on its own selector labels (the chart's add the release).
+    affinity, kustomize_affinity = pod.pop("affinity"), kustomize_pod.pop("affinity")
+    ((term,),) = [affinity["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]]
+    ((kustomize_term,),) = [kustomize_affinity["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]]
+    assert term["podAffinityTerm"].pop("labelSelector") == {"matchLabels": ours["selector"]["matchLabels"]}
+    kustomize_term["podAffinityTerm"].pop("labelSelector")
+    assert term == kustomize_term
+    # The same PodDisruptionBudget, on the chart's selector labels.
+    budget = find(chart, "PodDisruptionBudget")["spec"]
+    assert budget == {**find(kustomize, "PodDisruptionBudget")["spec"], "selector": ours["selector"]}
     (container,) = pod.pop("containers")
     (kustomize_container,) = kustomize_pod.pop("containers")
     assert pod == kustomize_pod
-    secret_refs = [e for e in container.pop("env") if "valueFrom" in e]
+    # The same Secret keys and downward API fields, and leader election on.
+    secret_refs = [e for e in container.pop("env") if "valueFrom" in e or e["name"] == "OPERATOR_LEADER_ELECTION"]
     assert sorted(secret_refs, key=str) == sorted(kustomize_container.pop("env"), key=str)
     assert container == kustomize_container
 
@@ -140,6 +155,8 @@ def test_the_settings_reach_the_container(helm: Helm) -> None:
     assert env["OPERATOR_DEFAULT_DELETION_POLICY"] == "Orphan" and env["OPERATOR_RESYNC_SECONDS"] == "300"
     assert env["OPERATOR_METRICS_PORT"] == "9090"
     assert container["args"] == ["--log-format=json", "--namespace=helm-team-a", "--namespace=helm-team-b"]
+    assert env["OPERATOR_LEADER_ELECTION"] == "true"
+    assert env["OPERATOR_LEASE_NAME"] == RELEASE and env["OPERATOR_LEASE_DURATION_SECONDS"] == "15"
     assert container["image"] == "ghcr.io/es-inference-operator/es-inference-operator:0.1.0"  # appVersion
     assert find(chart, "Service")["spec"]["ports"][0]["port"] == 9090
 
@@ -165,6 +182,56 @@ def test_the_settings_reach_the_container(helm: Helm) -> None:
     assert refused.returncode != 0 and "caFromSecret needs elasticsearch.secretName" in refused.stderr
 
 
+def test_leader_election_values(helm: Helm, tmp_path: Path) -> None:
+    chart = helm.template(
+        "--set=replicaCount=3",
+        "--set=leaderElection.leaseDurationSeconds=35,leaderElection.renewDeadlineSeconds=30",
+        "--set=leaderElection.retryPeriodSeconds=5",
+        release="search",
+    )
+    deployment = find(chart, "Deployment")["spec"]
+    assert deployment["replicas"] == 3
+    (container,) = deployment["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["OPERATOR_LEASE_NAME"] == "search-es-inference-operator"  # <release>-es-inference-operator
+    assert (
+        env["OPERATOR_LEASE_DURATION_SECONDS"],
+        env["OPERATOR_LEASE_RENEW_DEADLINE_SECONDS"],
+        env["OPERATOR_LEASE_RETRY_PERIOD_SECONDS"],
+    ) == ("35", "30", "5")
+    assert resource_names(find(chart, "Role")) == {
+        ("coordination.k8s.io", "leases", "", verb): {"search-es-inference-operator"} for verb in ("get", "update")
+    }
+
+    # Off: one replica with Recreate, as before; no Lease, no Role, no budget (it would block every drain).
+    off = helm.template("--set=leaderElection.enabled=false")
+    deployment = find(off, "Deployment")["spec"]
+    assert deployment["replicas"] == 1 and deployment["strategy"] == {"type": "Recreate"}
+    (container,) = deployment["template"]["spec"]["containers"]
+    assert {"name": "OPERATOR_LEADER_ELECTION", "value": "false"} in container["env"]
+    assert not [e for e in container["env"] if e["name"].startswith("OPERATOR_LEASE_")]
+    assert "affinity" not in deployment["template"]["spec"]
+    assert not [d for d in off if d["kind"] in ("Role", "RoleBinding", "PodDisruptionBudget")]
+    assert not [
+        d for d in helm.template("--set=podDisruptionBudget.enabled=false") if d["kind"] == "PodDisruptionBudget"
+    ]
+    assert not [d for d in helm.template("--set=replicaCount=1") if d["kind"] == "PodDisruptionBudget"]
+    # A given affinity replaces the default anti-affinity.
+    node_affinity = {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+        {"weight": 1, "preference": {"matchExpressions": [{"key": "pool", "operator": "Exists"}]}}
+    ]}}  # fmt: skip
+    values = tmp_path / "affinity.yaml"
+    values.write_text(yaml.safe_dump({"affinity": node_affinity}))
+    given = helm.template(f"--values={values}")
+    assert find(given, "Deployment")["spec"]["template"]["spec"]["affinity"] == node_affinity
+    for wrong, named in [
+        ("replicaCount=0", "replicaCount"),
+        ("leaderElection.leaseDurationSeconds=1.5", "leaseDurationSeconds"),
+    ]:
+        refused = helm.run("template", RELEASE, str(CHART), f"--set={wrong}", check=False)
+        assert refused.returncode != 0 and named in refused.stderr, (wrong, refused.stderr)
+
+
 # --- least privilege, as in manifests/ --------------------------------------------------------------------------
 
 
@@ -177,14 +244,20 @@ def test_the_rendered_rbac_is_the_kustomize_rbac(helm: Helm, control_plane: Cont
     binding = find(chart, "ClusterRoleBinding")
     assert binding["roleRef"] == find(kustomize, "ClusterRoleBinding")["roleRef"]
     assert binding["subjects"] == find(kustomize, "ClusterRoleBinding")["subjects"]
-    assert not [d for d in chart if d["kind"] in ("Role", "RoleBinding")]
+    # Leader election's Role: the same rules, the same Lease name.
+    lease_role, kustomize_lease_role = find(chart, "Role"), find(kustomize, "Role")
+    assert granted(lease_role, named=True) == granted(kustomize_lease_role, named=True)
+    assert resource_names(lease_role) == resource_names(kustomize_lease_role)
+    lease_binding = find(chart, "RoleBinding")
+    assert lease_binding["roleRef"] == find(kustomize, "RoleBinding")["roleRef"]
+    assert lease_binding["subjects"] == find(kustomize, "RoleBinding")["subjects"]
 
     # Confined to namespaces: the same ClusterRole, bound in each of them only.
     confined = helm.template(f"--values={CI_VALUES}", namespace="ops", release="search")
     role = find(confined, "ClusterRole")
     assert granted(role) == expected_rules
     assert not [d for d in confined if d["kind"] == "ClusterRoleBinding"]
-    bindings = [d for d in confined if d["kind"] == "RoleBinding"]
+    bindings = [d for d in confined if d["kind"] == "RoleBinding" and d["roleRef"]["kind"] == "ClusterRole"]
     assert sorted(b["metadata"]["namespace"] for b in bindings) == _ci_values()["watchNamespaces"]
     for rolebinding in bindings:
         assert rolebinding["roleRef"] == {

@@ -99,6 +99,7 @@ def test_helm_install_runs_the_operator_story_and_uninstall_keeps_the_crd(
     operator = _operator_as_deployed(helm, cp, kubeconfig, tmp_path / "operator.log")
     try:
         operator.start()
+        operator.wait_leading(30)  # with the Lease, through the chart's leader election Role
         # Apply -> Ready.
         team_a.apply(endpoint_manifest("embeddings"))
         team_a.wait_condition("embeddings", "Ready", timeout=30)
@@ -156,6 +157,7 @@ def test_helm_install_runs_the_operator_story_and_uninstall_keeps_the_crd(
     assert operator.extra_args == ("--log-format=json", "--namespace=team-a")
     try:
         operator.start()
+        operator.wait_leading(30)  # with the Lease, through the chart's leader election Role
         # The namespace's deletion policy (get on the namespace, through the RoleBinding): Orphan keeps it.
         cp.kubectl("annotate", "namespace", "team-a", "inference.es-operator.dev/deletion-policy=Orphan")
         team_a.apply(endpoint_manifest("orphaned"))
@@ -180,6 +182,9 @@ def test_helm_install_runs_the_operator_story_and_uninstall_keeps_the_crd(
         ("deployment", RELEASE),
         ("serviceaccount", SERVICE_ACCOUNT),
         ("service", f"{RELEASE}-metrics"),
+        ("poddisruptionbudget", RELEASE),
+        ("role", f"{RELEASE}-leader-election"),
+        ("rolebinding", f"{RELEASE}-leader-election"),
     ]:
         assert not cp.kubectl("get", kind, name, "-n", NAMESPACE, "--ignore-not-found", "-o", "name").stdout
     for kind in ("clusterrole", "clusterrolebinding"):
