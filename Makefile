@@ -44,6 +44,9 @@ test: $(STAMP)  ## the whole suite: lint, unit, emulator conformance, end to end
 	@bash testbed/build-statuscheck.sh >/dev/null
 	@bash testbed/build-promtool.sh >/dev/null
 	@bash testbed/fetch-rest-api-spec.sh >/dev/null
+	@bash testbed/build-node.sh >/dev/null
+	@bash testbed/fetch-node-packages.sh >/dev/null
+	@bash testbed/build-image.sh >/dev/null
 	@set +e; $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: treated as a failure (check PYTEST_ARGS)" >&2; exit 1; fi; \
 	exit $$rc
@@ -93,6 +96,11 @@ rest-api-spec:  ## fetch or find Elasticsearch's REST API spec the emulator is h
 helm:  ## build or find the helm CLI the chart tests use; prints its path
 	@bash testbed/build-helm.sh
 
+.PHONY: node
+node: $(STAMP)  ## build or find the node (kubelet, containerd, the image from the Dockerfile), start it, say what and how long; Ctrl-C stops it
+	@bash testbed/build-controlplane.sh >/dev/null
+	$(PY) -m testbed.node $(NODE_ARGS)
+
 .PHONY: demo
 demo: $(STAMP)  ## start a control plane and the emulator, run the operator, play the deletion story
 	@bash testbed/build-controlplane.sh >/dev/null
@@ -114,9 +122,9 @@ es-emulator: $(STAMP)  ## serve the Elasticsearch emulator in the foreground (ES
 	$(PY) -m es_emulator --host 127.0.0.1 --port $(ES_PORT) --version $(ES_VERSION) --user $(ES_USER)
 
 .PHONY: bench
-bench: $(STAMP)  ## apply->Ready, force->gone (20 runs); N=10000: scale (bench_scale.py); BLOCKED=500 N=1000: waiting deletions
+bench: $(STAMP)  ## apply->Ready, force->gone (20 runs); N=10000: scale (BENCH=failover: a takeover); BLOCKED=500 N=1000: waiting deletions
 	@bash testbed/build-controlplane.sh >/dev/null
-	$(PY) -m testbed.$(if $(BLOCKED),bench_blocked --blocked $(BLOCKED) --creates $(or $(N),1000) $(BENCH_ARGS),$(if $(N),bench_scale --scale $(N) $(BENCH_ARGS),bench))
+	$(PY) -m testbed.$(if $(BLOCKED),bench_blocked --blocked $(BLOCKED) --creates $(or $(N),1000) $(BENCH_ARGS),$(if $(N),$(if $(filter failover,$(BENCH)),bench_failover,bench_scale) --scale $(N) $(BENCH_ARGS),bench))
 
 .PHONY: clean
 clean:  ## remove the virtualenv and caches in the tree (the control plane cache outside it stays)

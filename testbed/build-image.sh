@@ -13,7 +13,8 @@
 # 3. The images are cached by the hash of the Dockerfile and of the build context .dockerignore lets in:
 #    <cache>/images/operator/<hash>/.
 # buildah, mmdebstrap and their libraries come from testbed/fetch-node-packages.sh; nothing is installed
-# system-wide. OPERATOR_IMAGE_DIR: a folder with your own operator.tar and next.tar, used as it is.
+# system-wide. OPERATOR_IMAGE_DIR: a folder with your own operator.tar, next.tar and names.txt (their names, one a
+# line), used as it is.
 set -euo pipefail
 
 {
@@ -21,7 +22,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
 
 if [ -n "${OPERATOR_IMAGE_DIR:-}" ]; then
-  for file in operator.tar next.tar; do
+  for file in operator.tar next.tar names.txt; do
     [ -f "$OPERATOR_IMAGE_DIR/$file" ] || { echo "OPERATOR_IMAGE_DIR=$OPERATOR_IMAGE_DIR lacks $file" >&2; exit 1; }
   done
   echo "$OPERATOR_IMAGE_DIR"
@@ -38,6 +39,7 @@ context_hash=$(cd "$repo" && find Dockerfile .dockerignore pyproject.toml README
   | sha256sum | cut -c1-12)
 dir="$cache_root/images/operator/$context_hash"
 if [ -f "$dir/.complete" ]; then
+  touch "$dir/.complete"  # when it was last used: the pruning below keeps the recently used ones
   echo "$dir"
   exit 0
 fi
@@ -109,6 +111,10 @@ rm -rf "$dir"
 mv "$work" "$dir"
 trap - EXIT
 touch "$dir/.complete"
+# Each change of the context is a new entry (290 MB): keep the four used last (work trees share the cache).
+for old in $(ls -1td "$cache_root"/images/operator/*/.complete 2>/dev/null | tail -n +5); do
+  rm -rf "$(dirname "$old")"
+done
 echo "Built in $((SECONDS - started)) s (the base $base_seconds s): $repository:$version and :$version-next," \
   "$(du -sh "$dir/operator.tar" | cut -f1) each, in $dir" >&2
 echo "$dir"

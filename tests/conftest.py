@@ -3,6 +3,11 @@
 * ``control_plane`` (session): a real etcd + kube-apiserver with the repository's ``crds/`` installed,
   started the first time a test asks for it. Tests that use it (directly or through another fixture) are
   marked ``e2e``.
+* ``control_plane_with_controllers`` (session): another control plane, with kube-controller-manager (namespace
+  deletion completes, garbage collection, ServiceAccounts) and no kubelet.
+* ``node`` (session): a one-node cluster (control plane, kube-controller-manager, kube-scheduler, containerd,
+  kubelet, kube-proxy) in namespaces of its own, with the operator's image built from the Dockerfile imported
+  (``testbed/node``). Tests that use it are marked ``e2e`` and ``node``.
 * ``namespace`` (function): a fresh namespace ``t-<8 hex>`` per test. Namespaces are never deleted: without
   kube-controller-manager a deleted namespace stays ``Terminating`` forever, and the control plane is thrown
   away at the end of the session anyway.
@@ -28,6 +33,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from testbed.controlplane import REPO_ROOT, ControlPlane, find_binaries
+from testbed.node.images import OperatorImages, find_operator_images
+from testbed.node.node import Node
 
 from .support import ES_USER, Kube, Stack
 
@@ -40,14 +47,23 @@ CRDS_DIR = REPO_ROOT / "crds"
 PROFILES = ["8.19.0", "9.1.0"]
 
 
+_CONTROL_PLANES = ("control_plane", "control_plane_with_controllers", "node")
+
+
 def _uses_control_plane(item: pytest.Item) -> bool:
-    return "control_plane" in getattr(item, "fixturenames", ())
+    return any(name in getattr(item, "fixturenames", ()) for name in _CONTROL_PLANES)
+
+
+def _uses(item: pytest.Item, fixture: str) -> bool:
+    return fixture in getattr(item, "fixturenames", ())
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if _uses_control_plane(item):
             item.add_marker(pytest.mark.e2e)
+        if _uses(item, "node"):
+            item.add_marker(pytest.mark.node)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -60,6 +76,12 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         capture = session.config.pluginmanager.getplugin("capturemanager")
         with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
             find_binaries()
+            if any(_uses(item, "node") or _uses(item, "control_plane_with_controllers") for item in session.items):
+                from testbed.node.assets import find_node_assets
+
+                find_node_assets()
+            if any(_uses(item, "node") or _uses(item, "operator_images") for item in session.items):
+                find_operator_images()
 
 
 @pytest.fixture(scope="session")
@@ -68,6 +90,28 @@ def control_plane() -> Iterator[ControlPlane]:
     with ControlPlane() as cp:
         cp.install_crds(CRDS_DIR)
         yield cp
+
+
+@pytest.fixture(scope="session")
+def control_plane_with_controllers() -> Iterator[ControlPlane]:
+    """A control plane with kube-controller-manager (no kubelet): `kubectl delete namespace` completes."""
+    with ControlPlane(controller_manager=True) as cp:
+        cp.install_crds(CRDS_DIR)
+        yield cp
+
+
+@pytest.fixture(scope="session")
+def operator_images() -> OperatorImages:
+    """The operator's image built from the Dockerfile by testbed/build-image.sh (OCI archives, two tags)."""
+    return find_operator_images()
+
+
+@pytest.fixture(scope="session")
+def node() -> Iterator[Node]:
+    """A one-node cluster with the operator's images in containerd (nothing of the repository installed)."""
+    with Node() as started:
+        yield started
+    assert not started.leftovers, f"the node left behind: {started.leftovers}"
 
 
 @pytest.fixture(scope="session")

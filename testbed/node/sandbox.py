@@ -158,10 +158,13 @@ class Sandbox:
             if self.init_pid is not None:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(self.init_pid, signal.SIGKILL)
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self._holder.pid, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self._holder.wait(timeout)
+            try:
+                self._holder.wait(timeout)  # unshare reaps PID 1 and exits
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self._holder.pid, signal.SIGKILL)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self._holder.wait(5)
             self._holder = None
         return self.remove_cgroups(timeout)
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-import testbed.controlplane
+import testbed.servers
 from testbed.controlplane import (
     REPO_ROOT,
     ControlPlane,
@@ -296,7 +296,7 @@ def test_start_retries_when_a_port_is_taken(busy_call: int, component: str, monk
 
     Ports are drawn in this order: etcd client, etcd peer, kube-apiserver; ``busy_call`` gets a taken one.
     """
-    real_free_port = testbed.controlplane._free_port
+    real_free_port = testbed.servers._free_port
     calls = 0
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))  # bound, not listening: the port is taken, connections are refused at once
@@ -306,7 +306,7 @@ def test_start_retries_when_a_port_is_taken(busy_call: int, component: str, monk
             calls += 1
             return int(taken.getsockname()[1]) if calls == busy_call else real_free_port(host)
 
-        monkeypatch.setattr(testbed.controlplane, "_free_port", free_port)
+        monkeypatch.setattr(testbed.servers, "_free_port", free_port)
         with ControlPlane(bin_dir=find_binaries()) as cp:
             assert cp.timings.attempts[component] == 2
             assert "address already in use" in cp.log_tail(component, 400)
