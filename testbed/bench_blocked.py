@@ -25,7 +25,7 @@ from typing import Any, cast
 from kubernetes import client as k8s
 
 from es_emulator import EmulatorServer, User
-from testbed.bench_scale import (
+from testbed.bench_pieces import (
     ES_USER,
     GROUP,
     NAMESPACE,
@@ -33,14 +33,12 @@ from testbed.bench_scale import (
     PLURAL,
     VERSION,
     Watcher,
-    _force,
-    _wait,
-    _wait_for_finalizer_policy,
     grant_least_privilege,
     in_parallel,
     manifest,
     row,
 )
+from testbed.bench_scale import _force, _wait, _wait_for_finalizer_policy
 from testbed.controlplane import ControlPlane
 from testbed.stack import OperatorProcess, es_request, free_port, operator_env, repo_root
 

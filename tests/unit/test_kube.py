@@ -32,7 +32,7 @@ class _CountingCore:
         self.namespace_reads = 0
         self.annotations = {"a": "1"}
 
-    def read_namespace(self, name: str) -> Any:
+    def read_namespace(self, name: str, **_: Any) -> Any:
         self.namespace_reads += 1
         seen = dict(self.annotations)
         time.sleep(self.delay)  # the API server's answer takes a while: reads overlap
