@@ -172,6 +172,17 @@ def reconciles(metrics_port: int) -> float:
     return sum(float(v) for v in re.findall(pattern, text))
 
 
+def metrics_series(metrics_port: int) -> dict[str, int]:
+    """How many series one scrape of the operator holds: all of them, and the operator's own (the rest are
+    prometheus_client's process and Python ones). It must not grow with the number of endpoints."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as resp:
+        lines = [line for line in resp.read().decode().splitlines() if line and not line.startswith("#")]
+    return {
+        "all": len(lines),
+        "es_inference_operator": sum(line.startswith("es_inference_operator_") for line in lines),
+    }
+
+
 def grant_least_privilege(cp: ControlPlane) -> None:
     """The operator's identity with exactly the project's ClusterRole (manifests/base/rbac.yaml)."""
     cp.add_user(OPERATOR_USER)

@@ -50,6 +50,7 @@ from testbed.bench_pieces import (
     grant_least_privilege,
     in_parallel,
     manifest,
+    metrics_series,
     process_cpu_seconds,
     process_rss_mib,
     reconciles,
@@ -155,6 +156,7 @@ def run(
             facts["idle_api_writes_per_period"] = watcher.writes - writes0 + event_count(core) - events0
             facts["idle_operator_cpu_s_per_period"] = round(process_cpu_seconds(operator.pid) - cpu0, 1)
             facts["operator_peak_rss_mib"] = round(process_rss_mib(operator.pid), 1)
+            facts["metrics_series"] = metrics_series(metrics_port)
             facts["es_max_requests_in_flight"] = es.requests.max_in_flight
             print(f"  facts so far: {json.dumps(facts)}", file=sys.stderr, flush=True)
 
