@@ -44,14 +44,6 @@ class OperatorImages:
         return self.folder / "next.tar"
 
     @property
-    def repository(self) -> str:
-        return self.name.rsplit(":", 1)[0]
-
-    @property
-    def tag(self) -> str:
-        return self.name.rsplit(":", 1)[1]
-
-    @property
     def next_tag(self) -> str:
         return self.next_name.rsplit(":", 1)[1]
 

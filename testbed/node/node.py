@@ -4,7 +4,9 @@ nftables mode), all inside one :class:`Sandbox`; the test process reaches the AP
 
     with Node() as node:
         node.control_plane.kubectl("get", "nodes")
-        node.expose_to_pods(("127.0.0.1", emulator_port), port=9200)   # pods reach http://10.123.0.2:9200
+        emulator = EmulatorServer(host=NODE_IP, port=9200)
+        node.inside(emulator.start)          # pods reach it at http://10.123.0.2:9200
+        url = f"http://{node.reach(NODE_IP, 9200)}"   # and this process at 127.0.0.1:<a relay's port>
 
 Stopping stops the kubelet first (so that it starts no new container), then kills the sandbox's PID 1 (the
 kernel kills everything inside, the mounts go with the mount namespace), removes the pods' cgroups
@@ -35,7 +37,7 @@ from testbed.node.assets import NodeAssets, find_node_assets
 from testbed.node.images import OperatorImages, find_operator_images, import_image, write_pause_image
 from testbed.node.relay import Relays
 from testbed.node.sandbox import NODE_IP, Sandbox
-from testbed.process import Process, poll_until, read_tail
+from testbed.process import Process, poll_until
 
 __all__ = ["NODE_IP", "Node", "NodeTimings"]
 
@@ -164,13 +166,6 @@ class Node:
         assert self.relays is not None
         return f"127.0.0.1:{self.relays.into_node((host, port))}"
 
-    def expose_to_pods(self, target: tuple[str, int], *, port: int) -> str:
-        """Make ``target`` (a server of this process, on loopback) reachable from pods as
-        ``<node address>:port``; returns ``host:port``."""
-        assert self.relays is not None
-        host, node_port = self.relays.into_host(target, port=port)
-        return f"{host}:{node_port}"
-
     def run(self, *args: str, timeout: float = 60, check: bool = True) -> str:
         """A command on the node (inside its namespaces); its stdout."""
         assert self.sandbox is not None
@@ -185,16 +180,10 @@ class Node:
                 return int(pid)
         raise ControlPlaneError(f"no task {wanted} in ctr tasks ls")
 
-    def log_tail(self, name: str, lines: int = 40) -> str:
-        if name in self._processes:
-            return read_tail(self._processes[name].log_path, lines)
-        return self.control_plane.log_tail(name, lines)
-
     # -- steps --------------------------------------------------------------------------------------------
 
-    def _step(self, name: str, action: object) -> None:
+    def _step(self, name: str, action: Callable[[], None]) -> None:
         began = time.monotonic()
-        assert callable(action)
         action()
         self.timings.steps[name] = time.monotonic() - began
 
@@ -223,8 +212,7 @@ class Node:
         self._processes[name] = process
         return process
 
-    def _wait(self, process: Process, ready: object, what: str) -> None:
-        assert callable(ready)
+    def _wait(self, process: Process, ready: Callable[[], bool], what: str) -> None:
 
         def check() -> None:
             if process.exited() is not None:

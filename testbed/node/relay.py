@@ -1,15 +1,11 @@
-"""TCP relays between the test process's network namespace and the node's, in a thread of the test process.
+"""TCP relays from the test process's network namespace into the node's, in a thread of the test process.
 
 The node's namespace has no route out and the machine's has no route in: no interface joins them. A relay
-listens in one namespace and connects in the other (a socket belongs to the namespace its thread was in when
-it was made, see :meth:`Sandbox.network`), so that:
+listens on a loopback port of the machine's namespace and connects inside the node (a socket belongs to the
+namespace its thread was in when it was made, see :meth:`Sandbox.network`): ``into_node(("10.123.0.2", 6443))``
+is how the test process reaches the API server, etcd, a pod's address or a server it started inside the node.
 
-* the test process reaches the API server (and etcd) inside: ``into_node(("10.123.0.2", 6443))`` returns a
-  loopback port of the machine's namespace;
-* pods reach a server of the test process (the Elasticsearch emulator): ``into_host(("127.0.0.1", 9200),
-  port=9200)`` listens on the node's address.
-
-Traffic goes only between loopback addresses and the node's own address.
+Traffic goes only between loopback addresses and addresses inside the node.
 """
 
 from __future__ import annotations
@@ -18,11 +14,10 @@ import asyncio
 import contextlib
 import socket
 import threading
-from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from testbed.node.sandbox import NODE_IP, Sandbox
+from testbed.node.sandbox import Sandbox
 
 __all__ = ["Relays"]
 
@@ -42,15 +37,8 @@ class Relays:
     def into_node(self, target: Address) -> int:
         """Listen on a free loopback port of the machine; connect to ``target`` inside the node."""
         listener = socket.create_server(("127.0.0.1", 0))
-        self._serve(listener, target, self._node_socket)
+        self._serve(listener, target)
         return int(listener.getsockname()[1])
-
-    def into_host(self, target: Address, *, port: int) -> Address:
-        """Listen on the node's address ``port`` inside the node; connect to ``target`` of the machine."""
-        with self.sandbox.network():
-            listener = socket.create_server((NODE_IP, port))
-        self._serve(listener, target, lambda: socket.socket(socket.AF_INET, socket.SOCK_STREAM))
-        return NODE_IP, port
 
     def close(self) -> None:
         async def shutdown() -> None:
@@ -75,10 +63,10 @@ class Relays:
         with self.sandbox.network():
             return socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 
-    def _serve(self, listener: socket.socket, target: Address, make_socket: Callable[[], socket.socket]) -> None:
+    def _serve(self, listener: socket.socket, target: Address) -> None:
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             # Made in this (the loop's) thread: setns there moves only this thread, and only for the call.
-            outgoing = make_socket()
+            outgoing = self._node_socket()
             outgoing.setblocking(False)
             try:
                 await asyncio.wait_for(self._loop.sock_connect(outgoing, target), 10)

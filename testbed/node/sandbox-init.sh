@@ -23,6 +23,7 @@ mkdir -p "$WORKDIR/sysctl"
 for entry in vm/overcommit_memory kernel/panic kernel/panic_on_oops; do
   file="$WORKDIR/sysctl/${entry//\//.}"
   cat "/proc/sys/$entry" >"$file"
+  cp "$file" "$file.machine"  # the machine's value, for the record (tests check it stays so)
   mount --bind "$file" "/proc/sys/$entry"
 done
 
