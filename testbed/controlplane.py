@@ -42,7 +42,7 @@ import ssl
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -235,23 +235,6 @@ class ControlPlane(Servers, Controllers, ClusterAccess, CrdInstaller):
     def ca_path(self) -> Path:
         """PEM of the CA that signed the API server's serving certificate."""
         return self._require_workdir() / "pki" / "serving-ca.crt"
-
-    # -- users -----------------------------------------------------------------------------------------
-
-    def add_user(self, name: str, groups: Iterable[str] = ()) -> Path:
-        """Mint a client certificate (CN=name, O=groups) and return a kubeconfig for that identity.
-
-        The user has no permissions beyond the bootstrap ones for ``system:authenticated`` until a
-        (Cluster)RoleBinding grants some. Use the name with ``kubectl(..., user=name)`` and
-        ``env(user=name)``.
-        """
-        if self._client_ca is None or self._server is None:
-            raise ControlPlaneError("start the control plane before adding users")
-        if name in self._users:
-            raise ControlPlaneError(f"user {name!r} already exists")
-        groups = tuple(groups)
-        pair = self._client_ca.issue(name, organizations=groups, client=True)
-        return self._write_kubeconfig(name, groups, pair)
 
     # -- internals -------------------------------------------------------------------------------------
 
