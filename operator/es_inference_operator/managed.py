@@ -30,6 +30,7 @@ from .kube import KubeReader
 from .kube_writer import EventTuple, ObjectGone, ResourceWriter, StaleObject
 from .outcomes import AGAIN, GONE, Outcomes, Result
 from .ownership import ADOPTED, CREATED, Ownership, cluster_changed
+from .spec import DesiredEndpoint
 from .store import Key, Resource, ResourceStore
 from .sweep import ReferenceSweep
 from .verdicts import Phase, Recheck
@@ -178,7 +179,7 @@ class ManagedReconciler:
         return await self._ready(obj, client, ownership, events)
 
     def _claimed(
-        self, desired: Any, client: ExternalClient, ownership: Ownership, observation: Observation
+        self, desired: DesiredEndpoint, client: ExternalClient, ownership: Ownership, observation: Observation
     ) -> tuple[list[EventTuple], Ownership]:
         """A pending create whose endpoint is there, as it sent it: the operator died before it heard the answer.
         Otherwise the record as it is, on the cluster as it reports itself now (0.1.0 named some by URL)."""

@@ -152,11 +152,13 @@ def test_a_leader_cut_off_from_the_api_server_stops_writing_by_its_renew_deadlin
             f"cut off: {len(after_cut)} writes after the cut, the last {max(a_writes) - cut:.1f} s after it; "
             f"renew deadline {deadline - cut:.1f} s after the cut; exited {exited - cut:.1f} s after it"
         )
-        assert after_cut, "the leader had no write queued when it was cut off: the test proves nothing"
+        # It had creates still to send: cut off, it sent none of them after its deadline. (Each create also writes
+        # to the API server before its Elasticsearch write, the intent of the ownership record, so a cut-off leader
+        # usually stops at once; a write already past that step is refused after the deadline:
+        # tests/reconciler/test_fencing.py.)
+        pending = count - len([at for at in a_writes if at <= cut])
+        assert pending > 0, "the leader had sent every create before it was cut off: the test proves nothing"
         assert max(a_writes) < deadline + 0.2
-        # Cut off, its workers also wait on the API server (their next status write), which stops them sending
-        # more: a write it still tried after the deadline is refused (tests/reconciler/test_fencing.py), and none
-        # went out, which is what counts.
 
         emulator.faults.latency(0)
         _, led = wait_leading(b, timeout=LEASE_DURATION + 10)

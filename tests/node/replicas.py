@@ -49,10 +49,28 @@ class NodeReplicas:
         status, body = self.node.control_plane.api_get(path)
         return dict(json.loads(body)) if status == 200 else {}
 
+    def holder(self) -> str:
+        """The identity of the process that holds the Lease, `<pod name>_<random>` ("" when none)."""
+        return str(self.lease().get("spec", {}).get("holderIdentity") or "")
+
     def holder_pod(self) -> str | None:
-        """The pod whose process holds the Lease (identities are `<pod name>_<random>`)."""
-        holder = self.lease().get("spec", {}).get("holderIdentity") or ""
-        return holder.rsplit("_", 1)[0] or None
+        """The pod whose process holds the Lease."""
+        return self.holder().rsplit("_", 1)[0] or None
+
+    def wait_new_leader(self, other_than: str, timeout: float) -> tuple[str, float]:
+        """(the pod, when it was first seen leading with kopf started) once a process other than ``other_than``
+        holds the Lease. Either candidate may win after a kill: the standby, or the killed pod's container the
+        kubelet restarted within a second (a new process, a new identity)."""
+
+        def led() -> tuple[str, float] | None:
+            holder = self.holder()
+            if holder in ("", other_than):
+                return None
+            pod = holder.rsplit("_", 1)[0]
+            state = self.readiness(pod)
+            return (pod, time.monotonic()) if state.get("leading") and state.get("started") else None
+
+        return wait_for(f"a process other than {other_than} leading", led, timeout=timeout, interval=0.05)
 
     def readiness(self, pod: str) -> dict[str, Any]:
         ip = self.ip(pod)

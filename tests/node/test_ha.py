@@ -2,8 +2,9 @@
 log as the witness (it listens inside the node: each request's peer is the sending pod's address):
 
 * `kill -9` of the leader's container process, from the node (its PID from `ctr tasks ls`), ten times during a
-  stream of creates and deletions: the standby leads within 20 s each time; after each kill only the new
-  leader writes; nothing is lost and no write is sent twice;
+  stream of creates and deletions: another process leads within 20 s each time (the standby, or the killed
+  pod's container that the kubelet restarted within a second, whichever sees the Lease expire first); after
+  each kill only the new leader writes; nothing is lost and no write is sent twice;
 * the leader cut off from the API server (an nftables rule in its pod's network namespace drops its traffic
   to the API server): it stops writing to Elasticsearch within its renew deadline, and the other leads;
 * a rolling update to another tag of the image under load: each hand-over of the Lease takes at most 5 s,
@@ -77,13 +78,13 @@ def _pair(replicas: NodeReplicas) -> tuple[str, str]:
 
 def test_kill_9_of_the_leader_ten_times_under_a_stream(replicas: NodeReplicas, node: Node) -> None:
     kube = Kube(node.control_plane, RESOURCES)
-    # (when, the killed pod, its address, the new leader's address, when the killed container came back)
-    kills: list[tuple[float, str, str, str, float]] = []
+    # (when, the killed pod, its address, the new leader's pod, when it led, when the killed container came back)
+    kills: list[tuple[float, str, str, str, float, float]] = []
     takeovers: list[float] = []
     with LeaseWatch(replicas) as watch, Stream(kube, "stream") as stream:
         for _ in range(KILLS):
-            leader, standby = _pair(replicas)
-            leader_ip, standby_ip = replicas.ip(leader), replicas.ip(standby)
+            leader, _standby = _pair(replicas)
+            leader_ip, killed_identity = replicas.ip(leader), replicas.holder()
             since = kills[-1][0] if kills else 0.0
             # It is at work: it wrote since the last takeover.
             deadline = time.monotonic() + 60
@@ -93,28 +94,32 @@ def test_kill_9_of_the_leader_ten_times_under_a_stream(replicas: NodeReplicas, n
             pid = replicas.container_pid(leader)
             killed = time.monotonic()
             node.run("kill", "-9", str(pid))
-            led = replicas.wait_leading(standby, timeout=LEASE_DURATION + 15)
+            new_leader, led = replicas.wait_new_leader(killed_identity, timeout=LEASE_DURATION + 30)
             takeovers.append(led - killed)
-            print(f"kill -9 of {leader}: {standby} led {led - killed:.1f} s later", flush=True)
-            # The killed container is back (the kubelet restarted it): from its start, a standby.
-            replicas.wait_standing_by(leader)
+            who = "its restarted container" if new_leader == leader else new_leader
+            print(f"kill -9 of {leader}: {who} led {led - killed:.1f} s later", flush=True)
+            # The killed container is back (the kubelet restarted it); the replica that does not lead stands by.
+            (not_leading,) = set(replicas.pods()) - {new_leader}
+            replicas.wait_standing_by(not_leading)
             restarted = replicas.container_started(leader)
-            kills.append((killed, leader, leader_ip, standby_ip, restarted))
+            kills.append((killed, leader, leader_ip, new_leader, led, restarted))
     ends = [killed for killed, *_ in kills[1:]] + [time.monotonic()]
     print("takeover times (s): " + ", ".join(f"{t:.1f}" for t in takeovers))
     assert all(t <= 20.0 for t in takeovers), takeovers
 
-    # After each kill, the killed leader's writes (requests already on their way) arrive before its renew
-    # deadline (its last renewal + 10 s) and before its container is back; then only the new leader writes: the
-    # killed pod, back as a standby, writes nothing.
+    # After each kill, the killed process's writes (requests already on their way) arrive before its renew
+    # deadline (its last renewal + 10 s) and before its container is back; then only the new leader writes (when
+    # the restarted container leads, from the same address, from when it leads).
     late = []
-    for (killed, old_pod, old_ip, new_ip, restarted), end in zip(kills, ends, strict=True):
+    for (killed, old_pod, old_ip, new_pod, led, restarted), end in zip(kills, ends, strict=True):
         fence = min(watch.last_renewal(old_pod, before=killed) + RENEW_DEADLINE, restarted)
+        new_ip = replicas.ip(new_pod)
         for entry in replicas.writes_between(killed, end):
             assert entry.peer in (old_ip, new_ip), entry
-            if entry.peer == old_ip:
-                late.append(entry.at - killed)
-                assert entry.at < fence, f"{old_pod} wrote {entry.at - fence:.1f} s after its fence: {entry}"
+            if entry.peer == new_ip and (new_pod != old_pod or entry.at >= led - 1.0):
+                continue  # the new leader's (`led` is when the test saw it lead: at most a poll late)
+            late.append(entry.at - killed)
+            assert entry.at < fence, f"{old_pod} wrote {entry.at - fence:.1f} s after its fence: {entry}"
     print(f"writes of a killed leader that arrived after the kill: {len(late)}, at most {max(late, default=0):.2f} s")
 
     # Nothing lost, nothing twice.
@@ -157,7 +162,11 @@ def test_a_leader_cut_off_from_the_api_server_stops_writing_by_its_renew_deadlin
         f"cut off: {len(after_cut)} writes after the cut, the last {max(writes) - cut:.1f} s after it; its renew "
         f"deadline {fence - cut:.1f} s after the cut; the other led {led - cut:.1f} s after the cut"
     )
-    assert after_cut, "the leader had no write queued when it was cut off: the test proves nothing"
+    # It had creates still to send: cut off, it sent none of them after its fence. (Each create also writes to the
+    # API server before its Elasticsearch write, the intent of the ownership record, so a cut-off leader usually
+    # stops at once; the fence is what holds when a write was already past that step: tests/reconciler/test_fencing.)
+    pending = 40 - len([at for at in writes if at <= cut])
+    assert pending > 0, "the leader had sent every create before it was cut off: the test proves nothing"
     assert max(writes) < fence + 0.2 <= cut + RENEW_DEADLINE + 0.2
     assert led > fence  # the Lease was taken only after the old leader had stopped writing
 

@@ -30,14 +30,23 @@ def test_kustomize_install_runs_the_story_on_the_node(node: Node, node_emulator:
         check_pod_as_deployed(node, pod)
     run_story(node, node_emulator, "kustomize-story", "kustomize-story")
 
-    # The README's uninstall, in its order: the resources while the operator runs, then the rest.
-    uninstall = [c for c in shell_commands(install_section()) if c.startswith("kubectl delete")]
+    # The README's uninstall, in its order: the resources while the operator runs (the prompt back at once), their
+    # listing until none is left, as the README says to watch them go, then the rest.
+    uninstall = [c for c in shell_commands(install_section()) if c.startswith(("kubectl delete", "kubectl get"))]
     assert uninstall == [
-        "kubectl delete inferenceendpoints --all --all-namespaces",
+        "kubectl delete inferenceendpoints --all --all-namespaces --wait=false",
+        "kubectl get inferenceendpoints --all-namespaces -o wide",
         "kubectl delete -k manifests/default",
     ], uninstall
-    for command in uninstall:
-        run_shell(cp, command, timeout=180)
+    delete_resources, watch_them, delete_the_rest = uninstall
+    run_shell(cp, delete_resources, timeout=60)
+
+    def none_left() -> bool:
+        listed = run_shell(cp, watch_them, timeout=30)
+        return "No resources found" in listed.stdout + listed.stderr
+
+    wait_for("no InferenceEndpoint left", none_left, timeout=120, interval=1)
+    run_shell(cp, delete_the_rest, timeout=180)
 
     def gone() -> bool:
         listed = cp.kubectl("get", "namespace", NAMESPACE, "--ignore-not-found", "-o", "name").stdout
