@@ -59,7 +59,7 @@ _TABLE: tuple[tuple[type[Exception], str, bool, bool, Recheck], ...] = (
     (ReferenceNotAllowed,   "ReferenceNotAllowed",      True,  False, Recheck.FIX),
     (ElasticsearchNotReady, "ElasticsearchNotReady",    False, True,  Recheck.BACKOFF),  # waiting for ECK
     (NotFound,              "ConfigurationError",       False, False, Recheck.FIX),      # a Secret not there yet
-    (ConfigurationError,    "ConfigurationError",       False, False, Recheck.BACKOFF),
+    (ConfigurationError,    "ConfigurationError",       False, False, Recheck.FIX),      # a Secret's keys, say
     (KubernetesUnavailable, "KubernetesUnavailable",    False, True,  Recheck.BACKOFF),
     (ClusterNotFormed,      "ElasticsearchUnavailable", False, True,  Recheck.BACKOFF),
     (Rejected,              "ElasticsearchRejected",    True,  False, Recheck.POLL),

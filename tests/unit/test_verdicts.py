@@ -28,7 +28,7 @@ R, D = Phase.RECONCILE, Phase.DELETE
         (ReferenceNotAllowed("not opted in", advice="label it"), D, "ReferenceNotAllowed", False, False, Recheck.FIX),
         (ElasticsearchNotReady("phase ApplyingChanges"), R, "ElasticsearchNotReady", False, True, Recheck.BACKOFF),
         (NotFound("Secret ns/x not found"), R, "ConfigurationError", False, False, Recheck.FIX),
-        (ConfigurationError("no key url"), R, "ConfigurationError", False, False, Recheck.BACKOFF),
+        (ConfigurationError("no key url"), R, "ConfigurationError", False, False, Recheck.FIX),
         (KubernetesUnavailable("429"), R, "KubernetesUnavailable", False, True, Recheck.BACKOFF),
         (ClusterNotFormed("_na_"), R, "ElasticsearchUnavailable", False, True, Recheck.BACKOFF),
         (Rejected("Unknown service [x]", status=400), R, "ElasticsearchRejected", True, False, Recheck.POLL),
