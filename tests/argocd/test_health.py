@@ -72,6 +72,29 @@ def test_a_spec_change_not_yet_observed_wins_over_a_stalled_status() -> None:
     assert evaluate(obj) == ("Progressing", "waiting for the operator to observe generation 2")
 
 
+def ready_at_an_older_generation() -> dict[str, Any]:
+    """The issue-14 state as an operator before 0.2.0 wrote it (Elasticsearch down during an edit): the top-level
+    observedGeneration at 2, Ready=True still decided for generation 1, Synced and Reconciling at 2 saying why."""
+    obj = load(TESTDATA / "healthy.yaml")
+    obj["metadata"]["generation"] = 2
+    obj["status"]["observedGeneration"] = 2
+    down = "Elasticsearch at http://127.0.0.1:9200: unreachable (checked again within 5 s)"
+    for cond in obj["status"]["conditions"]:
+        if cond["type"] in ("Synced", "Reconciling"):
+            status = "True" if cond["type"] == "Reconciling" else "False"
+            cond.update(observedGeneration=2, status=status, reason="ElasticsearchUnavailable", message=down)
+    return obj
+
+
+def test_ready_for_an_older_generation_is_not_healthy() -> None:
+    obj = ready_at_an_older_generation()
+    ready = conditions(obj)["Ready"]
+    assert (ready["status"], ready["observedGeneration"]) == ("True", 1)
+    status, message = evaluate(obj)
+    assert status == "Progressing"
+    assert message.startswith("generation 2 is not applied yet: Elasticsearch at http://127.0.0.1:9200: unreachable")
+
+
 def test_deletion_wins_over_everything_else() -> None:
     obj = load(TESTDATA / "degraded_conflict.yaml")
     obj["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"

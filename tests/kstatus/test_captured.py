@@ -101,3 +101,21 @@ def test_argocd_health_of_the_captured_object(case: dict[str, Any]) -> None:
         case["healthStatus"]["status"],
         case["healthStatus"]["message"],
     )
+
+
+def test_ready_for_an_older_generation_is_in_progress_everywhere() -> None:
+    """Ready=True decided for generation 1 while generation 2 waits (as an operator before 0.2.0 wrote it when
+    Elasticsearch was down during an edit): kstatus and Flux say InProgress, Argo CD Progressing."""
+    obj = load("healthy")
+    obj["metadata"]["generation"] = 2
+    obj["status"]["observedGeneration"] = 2
+    for cond in obj["status"]["conditions"]:
+        if cond["type"] in ("Synced", "Reconciling"):
+            status = "True" if cond["type"] == "Reconciling" else "False"
+            cond.update(observedGeneration=2, status=status, reason="ElasticsearchUnavailable", message="unreachable")
+    (report,) = check(obj)
+    assert (report.kstatus.status, report.flux.status, report.argocd.status) == (
+        "InProgress",
+        "InProgress",
+        "Progressing",
+    )
