@@ -2,7 +2,7 @@
 
 Names are those of Elasticsearch's REST API specification (``rest-api-spec/api/<name>.json``, published on Maven
 Central as ``org.elasticsearch:rest-api-spec``). The emulator's routes carry these names (``Router.add(..., api=)``)
-and ``tests/emulator/test_rest_spec.py`` holds every profile to the spec: each served API's paths, methods,
+and ``tests/emulator/test_rest_spec_*.py`` holds every profile to the spec: each served API's paths, methods,
 parameters and path-part options; each API of the families below that is not served answers as Elasticsearch
 answers a request no handler takes (400 "no handler found", 405 with ``Allow``, or the handler of a broader
 path that does match, as an Elasticsearch without that API would).
