@@ -115,7 +115,7 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
 
 def _lane(store: ResourceStore, key: Key) -> str:
     obj = store.get(key)
-    return obj.desired.elasticsearch_ref.lane(key[0]) if obj is not None else "unknown"
+    return obj.lane if obj is not None else "unknown"
 
 
 @kopf.on.cleanup()

@@ -82,6 +82,16 @@ class Resource:
         return Ownership.from_status(self.status)
 
     @property
+    def lane(self) -> str:
+        """The work queue's lane: the cluster the endpoint was created or adopted on, once known (so that tenants
+        reaching one cluster through Secrets of their own share one lane: a cluster that hangs holds only its
+        lane's workers, however many Secrets lead to it); before that, the Elasticsearch the spec names."""
+        ownership = self.ownership
+        if ownership is not None:
+            return f"cluster:{ownership.cluster}"
+        return self.desired.elasticsearch_ref.lane(self.namespace)
+
+    @property
     def claim(self) -> Claim:
         ownership = self.ownership
         return Claim(

@@ -84,3 +84,24 @@ def test_who_wrote_the_status_last() -> None:
     assert status_written_by_operator(managed((user, "2026-12-04T10:00:04Z"), (ours, "2026-12-04T10:00:06Z")))
     assert not status_written_by_operator(managed((ours, "2026-12-04T10:00:05Z"), (user, "2026-12-04T10:00:05Z")))
     assert not status_written_by_operator({"metadata": {}})
+
+
+OWNED = {"ownership": {"clusterUUID": "c-1", "inferenceId": "e5", "taskType": "text_embedding", "service": "x"}}
+VIA_SECRET = {**BASE.spec, "elasticsearchRef": {"secretName": "team-a-search"}}
+VIA_ECK = {**BASE.spec, "elasticsearchRef": {"name": "quickstart", "namespace": "search"}}
+
+
+@pytest.mark.parametrize(
+    ("resource", "lane"),
+    [
+        (BASE, "default"),
+        (replace(BASE, spec=VIA_SECRET), "secret:ns/team-a-search"),
+        (replace(BASE, spec=VIA_ECK), "eck:search/quickstart"),
+        # Once the cluster is known, one lane per cluster, whatever Secret leads to it.
+        (replace(BASE, spec=VIA_SECRET, status=OWNED), "cluster:c-1"),
+        (replace(BASE, namespace="other", spec=VIA_SECRET, status=OWNED), "cluster:c-1"),
+        (replace(BASE, status={"ownership": {**OWNED["ownership"], "state": "CreatePending"}}), "cluster:c-1"),
+    ],
+)
+def test_the_work_queue_lane(resource: Resource, lane: str) -> None:
+    assert resource.lane == lane
