@@ -76,6 +76,7 @@ def _pair(replicas: NodeReplicas) -> tuple[str, str]:
     return leader, standby
 
 
+@pytest.mark.timeout(900)  # ten takeovers of up to 20 s under a stream, then the checks: beyond the default 300 s
 def test_kill_9_of_the_leader_ten_times_under_a_stream(replicas: NodeReplicas, node: Node) -> None:
     kube = Kube(node.control_plane, RESOURCES)
     # (when, the killed pod, its address, the new leader's pod, when it led, when the killed container came back)
