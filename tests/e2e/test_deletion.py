@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from es_inference_operator.decisions import url_origin
 from testbed.stack import wait_for
 from tests.support import Kube, Stack, endpoint_manifest, pipeline_using, secret
 
@@ -254,17 +255,18 @@ def connection_secret(stack: Stack, username: str, password: str) -> dict[str, o
 
 
 @pytest.mark.parametrize(
-    ("username", "password", "reason", "words"),
+    ("username", "password", "reason", "words", "code"),
     [
-        ("elastic", "wrong", "ElasticsearchAuthFailed", "unable to authenticate user [elastic]"),
-        ("viewer", "viewer-pw", "ElasticsearchAuthFailed", "is unauthorized for user [viewer]"),
+        ("elastic", "wrong", "ElasticsearchAuthFailed", "unable to authenticate user [elastic]", "401"),
+        ("viewer", "viewer-pw", "ElasticsearchAuthFailed", "is unauthorized for user [viewer]", "403"),
     ],
     ids=["401", "403"],
 )
 def test_refused_credentials_keep_the_finalizer_until_fixed(
-    stack: Stack, kube: Kube, username: str, password: str, reason: str, words: str
+    stack: Stack, kube: Kube, username: str, password: str, reason: str, words: str, code: str
 ) -> None:
-    """The connection comes from the resource's own Secret here; a person breaks, then mends it."""
+    """The connection comes from the resource's own Secret here; a person breaks, then mends it. The metrics the
+    credentials alert reads say so: requests refused with outcome auth and the code, the cluster down, then up."""
     kube.apply(connection_secret(stack, "elastic", "changeme"))
     ready_endpoint(kube, elasticsearchRef={"secretName": "es"})
     kube.apply(connection_secret(stack, username, password))
@@ -273,7 +275,20 @@ def test_refused_credentials_keep_the_finalizer_until_fixed(
     assert words in waiting["message"]
     assert kube.get("e5")["metadata"]["finalizers"] == [FINALIZER]
     assert stack.endpoint("e5") is not None
+    cluster = url_origin(stack.es.url)
+    scrape = stack.metrics()
+    refused = [
+        line
+        for line in scrape.splitlines()
+        if line.startswith("es_inference_operator_elasticsearch_requests_total{")
+        and f'cluster="{cluster}"' in line
+        and 'outcome="auth"' in line
+        and f'code="{code}"' in line
+    ]
+    assert refused and float(refused[0].rsplit(" ", 1)[1]) >= 1, scrape
+    assert f'es_inference_operator_elasticsearch_up{{cluster="{cluster}"}} 0.0' in scrape
 
     kube.apply(connection_secret(stack, "elastic", "changeme"))
     kube.wait_gone("e5", timeout=30)
     assert stack.endpoint("e5") is None
+    assert f'es_inference_operator_elasticsearch_up{{cluster="{cluster}"}} 1.0' in stack.metrics()
