@@ -139,6 +139,10 @@ _EVENTS = {
     (contract.DELETION_BLOCKED, TRUE): "Warning",
     (contract.CONFLICT, TRUE): "Warning",
 }
+# Synced=False on an endpoint that stays Ready is news only when a person must fix something in Kubernetes (its
+# credentials refused, a Secret broken, a reference not allowed): a passing outage is status only (an Event per
+# resource for every blip of a cluster would flood the namespace).
+_SYNCED_FALSE_NEWS = ("ElasticsearchAuthFailed", "ConfigurationError", "ReferenceNotAllowed")
 
 
 def _now() -> str:
@@ -201,6 +205,8 @@ def transition_events(status: Mapping[str, Any], update: StatusUpdate, *, deleti
         if (before or {}).get("status") == cond.status and not settled_from_progress:
             continue
         event_type = _EVENTS.get((cond.type, cond.status))
+        if cond.type == contract.SYNCED and cond.status == FALSE and cond.reason in _SYNCED_FALSE_NEWS:
+            event_type = "Warning"
         # A first Ready=False while creating is the normal start, and a resource being deleted is not Ready by
         # definition: neither is news.
         if cond.type == contract.READY and deleting:
@@ -209,7 +215,7 @@ def transition_events(status: Mapping[str, Any], update: StatusUpdate, *, deleti
             before is None and cond.type == contract.READY and cond.status == FALSE and cond.reason == "Creating"
         ):
             events.append((event_type, cond.reason, cond.message))
-    return events
+    return list(dict.fromkeys(events))  # Ready and Synced turning False for one reason: one Event
 
 
 def events_to_post(

@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -107,6 +107,26 @@ def test_refused_credentials_in_status_name_their_kind_and_secret(
     assert f"{says} {kube.namespace}/es" in " ".join(described.split())
     secrets = [v for k, v in credentials.items() if k != "username"]
     assert not [v for v in secrets if v in json.dumps(kube.get("e5")["status"])]
+
+
+def test_credentials_refused_on_a_ready_endpoint_are_an_event(stack: Stack, kube: Kube) -> None:
+    """The endpoint stays Ready (it is still there), Synced says the credentials were refused, and one Warning
+    Event says so, naming the kind of credentials and the Secret (kubectl describe shows it)."""
+    kube.apply(secret("es", url=stack.es.url, username=ES_USER[0], password=ES_USER[1]))
+    kube.apply(endpoint_manifest("e5", elasticsearchRef={"secretName": "es"}))
+    kube.wait_condition("e5", "Ready", timeout=30)
+    kube.apply(secret("es", url=stack.es.url, username=ES_USER[0], password="rotated-elsewhere"))
+    kube.wait_condition("e5", "Synced", "False", reason="ElasticsearchAuthFailed", timeout=30)
+    assert kube.get("e5")["status"]["conditions"][0]["status"] == "True"  # Ready: the endpoint is still there
+
+    def refused_event() -> dict[str, Any] | None:
+        found = [e for e in kube.events("e5") if e["reason"] == "ElasticsearchAuthFailed"]
+        return found[0] if found else None
+
+    event = wait_for("the ElasticsearchAuthFailed Event", refused_event, timeout=10)
+    assert event["type"] == "Warning"
+    assert f"the username and password (user 'elastic') from Secret {kube.namespace}/es" in event["message"]
+    assert "rotated-elsewhere" not in event["message"]
 
 
 def test_a_connection_secret_with_both_kinds_of_credentials_is_refused(stack: Stack, kube: Kube) -> None:

@@ -80,3 +80,25 @@ def test_a_map_in_status_loses_the_keys_it_no_longer_holds() -> None:
     )
     assert changes == {"secretVersions": {"openai": None, "openai-v2": "7"}}
     assert status.applied(before, changes) == {"secretVersions": {"openai-v2": "7"}}
+
+
+def _ready_status() -> dict[str, Any]:
+    return status.applied({}, status.status_changes({}, status.ready("in line", fields={}), generation=1))
+
+
+def test_credentials_refused_on_a_ready_endpoint_post_one_warning() -> None:
+    """Ready stays True (the endpoint is still there) but a person must fix the credentials: one Event says so."""
+    update = status.not_ready("ElasticsearchAuthFailed", "refused", retrying=True, keep_ready=True)
+    assert events(_ready_status(), update) == [("Warning", "ElasticsearchAuthFailed")]
+    written = status.applied(_ready_status(), status.status_changes(_ready_status(), update, generation=1))
+    assert events(written, update) == []  # transitions only
+
+
+def test_a_passing_outage_on_a_ready_endpoint_is_status_only() -> None:
+    update = status.not_ready("ElasticsearchUnavailable", "unreachable", retrying=True, keep_ready=True)
+    assert events(_ready_status(), update) == []
+
+
+def test_ready_and_synced_turning_false_for_one_reason_post_one_event() -> None:
+    update = status.not_ready("ConfigurationError", "Secret ns/es has no key 'url'", retrying=True)
+    assert events(_ready_status(), update) == [("Warning", "ConfigurationError")]
