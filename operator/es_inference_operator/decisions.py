@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import re
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -216,6 +217,24 @@ def references_from_dry_run(body: Mapping[str, Any]) -> References:
         pipelines=tuple(sorted(str(p) for p in body.get("pipelines") or ())),
         indexes=tuple(sorted(str(i) for i in body.get("indexes") or ())),
     )
+
+
+# Elasticsearch 8.16+'s 409 on a delete (reference §1.4): each list as a Java set, `[a, b]`, followed by the words
+# that end its sentence (a name cannot end a list early unless it holds those words too).
+_CONFLICT_LISTS = (
+    re.compile(r"is referenced by pipelines: \[(.*?)\]\. Ensure that no pipelines", re.DOTALL),
+    re.compile(r"is being used in the mapping for indexes: \[(.*?)\]\. Ensure that no index mappings", re.DOTALL),
+)
+
+
+def references_from_conflict(reason: str) -> References | None:
+    """The pipelines and indexes a delete's 409 names, sorted (None: it names none, as 8.15's does). Read from
+    the words because the 409 carries no list of its own."""
+    found = [match.group(1) if (match := pattern.search(reason)) else None for pattern in _CONFLICT_LISTS]
+    if not any(part is not None for part in found):
+        return None
+    pipelines, indexes = (tuple(sorted(n for n in (part or "").split(", ") if n)) for part in found)
+    return References(pipelines=pipelines, indexes=indexes)
 
 
 # --- Conflicts --------------------------------------------------------------------------------------------

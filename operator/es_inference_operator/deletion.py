@@ -99,9 +99,12 @@ class Deletion:
             await client.delete(force=False)
             return await self._release(obj, "deleted the endpoint (nothing referenced it)")
         except Referenced as err:
-            # A reference appeared between the dry run and the delete: Elasticsearch refused, nothing lost.
-            message = f"{err.reason} To delete it anyway: {messages.force_command(obj.kubectl_args)}"
-            await self.writer.write_status(obj, status.deletion_blocked(None, message))
+            # A reference appeared between the dry run and the delete: Elasticsearch refused, nothing lost. Its
+            # words list every reference (hundreds for a data stream): the status names a few, as the dry run's.
+            refs = err.references or None
+            recheck = self.config.blocked_recheck_seconds
+            message = messages.referenced(obj.inference_id, refs, err.reason, obj.kubectl_args, recheck)
+            await self.writer.write_status(obj, status.deletion_blocked(refs, message))
             return Result(requeue_after=1.0, outcome="requeue")
         except _PASS_THROUGH:
             raise

@@ -23,6 +23,7 @@ from .decisions import (
     References,
     cluster_identity,
     parse_version,
+    references_from_conflict,
     references_from_dry_run,
     url_origin,
 )
@@ -286,7 +287,8 @@ class ElasticsearchGateway:
                 self.endpoints.note(inference_id, None)
                 return False
             if err.status == 409:
-                raise Referenced(err.reason, status=409, error_type=err.error_type) from None
+                refs = references_from_conflict(err.reason)
+                raise Referenced(err.reason, status=409, error_type=err.error_type, references=refs) from None
             raise
         self.endpoints.note(inference_id, None)
         return True

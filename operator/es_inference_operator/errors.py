@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .decisions import References
+
 
 class ElasticsearchError(Exception):
     """An Elasticsearch call failed. `reason` is fit for a status message: Elasticsearch's own words, no trace."""
@@ -58,9 +63,21 @@ class Rejected(ElasticsearchError):
 
 
 class Referenced(ElasticsearchError):
-    """409 on DELETE: pipelines or semantic_text indexes use the endpoint."""
+    """409 on DELETE: pipelines or semantic_text indexes use the endpoint. `references`: the ones its words name
+    (None: they name none, as 8.15's do); `reason` names them all, hundreds for a data stream: not for a status."""
 
     kind = "conflict"
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        status: int | None = None,
+        error_type: str | None = None,
+        references: References | None = None,
+    ) -> None:
+        super().__init__(reason, status=status, error_type=error_type)
+        self.references = references
 
 
 class ConfigurationError(Exception):

@@ -97,13 +97,15 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     await store.fill(api_client, memo.get("namespaces") or ())
     for key in store.all_keys():
         queue.add(key, priority=LOW)
+    events = EventSource(store, queue)
+    writer.on_reread = lambda body: events.on_event("MODIFIED", body)  # read after a write conflict: as if watched
     controller = Controller(config, queue, reconciler)
     controller.start(config.max_workers)
     memo.runtime = Runtime(
         config=config,
         store=store,
         queue=queue,
-        events=EventSource(store, queue),
+        events=events,
         controller=controller,
         pool=pool,
         metrics=collector.install(store, queue, per_resource=config.metrics_per_resource),

@@ -3,8 +3,10 @@ Events. One place, so that every change goes out the same way:
 
 * Status: a JSON merge patch of only what differs from the status the API server holds (the store's version of
   the object), carrying that version's resourceVersion as a precondition. A 409 means the object changed since:
-  nothing is written, and the reconcile runs again on the newer version (StaleObject). The object the API
-  server returns becomes the store's version, so the next step reads what this one wrote.
+  nothing is written, the object is read again into the store as a watch event would bring it, and the
+  reconcile runs again on that newer version (StaleObject), not on the one the watch has not replaced yet (which
+  would only be refused again). The object the API server returns becomes the store's version, so the next step
+  reads what this one wrote.
 * Finalizer: JSON patches that `test` what they change (a merge patch would replace the whole list, other
   controllers' finalizers included).
 * Events: on transitions only (status.events_to_post), posted once the status that says so is written.
@@ -17,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import kubernetes
@@ -33,10 +35,17 @@ log = logging.getLogger(__name__)
 FIELD_MANAGER = "es-inference-operator"
 
 EventTuple = tuple[str, str, str]  # (type, reason, message)
+REREAD_FAILED_RETRY_SECONDS = 1.0  # a conflict whose newer version could not be read: looked at again after this
 
 
 class StaleObject(Exception):
-    """The object changed since the version a write was computed from (409, or a failed JSON patch test)."""
+    """The object changed since the version a write was computed from (409, or a failed JSON patch test).
+    `requeue_after`: when to run the reconcile again: at once (0) when the store holds the newer version, a
+    moment later when it could not be read (the watch brings it meanwhile)."""
+
+    def __init__(self, message: str, *, requeue_after: float = 0.0) -> None:
+        super().__init__(message)
+        self.requeue_after = requeue_after
 
 
 class ObjectGone(Exception):
@@ -48,6 +57,10 @@ class ResourceWriter:
         self._custom = kubernetes.client.CustomObjectsApi(api_client)
         self._core = kubernetes.client.CoreV1Api(api_client)
         self._store = store
+        # Where a version read after a conflict goes: handlers.py sends it through the watch's own path
+        # (sources.EventSource), so that what it changed reaches the queue as its watch event would have (which is
+        # then no news); by default into the store only.
+        self.on_reread: Callable[[Mapping[str, Any]], object] = store.observe
 
     async def write_status(
         self, obj: Resource, update: status.StatusUpdate, events: Iterable[EventTuple] = ()
@@ -60,7 +73,8 @@ class ResourceWriter:
         to_post = status.events_to_post(obj.status, update, deleting=obj.deleting, own=events)
         if changes:
             body = {"metadata": {"resourceVersion": obj.resource_version}, "status": changes}
-            written = await self._call(
+            written = await self._write(
+                obj,
                 f"writing the status of {obj.namespace}/{obj.name}",
                 self._custom.patch_namespaced_custom_object_status,
                 contract.GROUP,
@@ -102,7 +116,8 @@ class ResourceWriter:
             await self._post_event(obj, event_type, reason, message)
 
     async def _patch_metadata(self, obj: Resource, ops: list[dict[str, Any]], doing: str) -> Any:
-        return await self._call(
+        return await self._write(
+            obj,
             f"{doing} {obj.namespace}/{obj.name}",
             self._custom.patch_namespaced_custom_object,
             contract.GROUP,
@@ -115,6 +130,42 @@ class ResourceWriter:
             field_manager=FIELD_MANAGER,
             _content_type="application/json-patch+json",  # the client sends a merge patch unless told
         )
+
+    async def _write(self, obj: Resource, what: str, method: Any, *args: Any, **kwargs: Any) -> Any:
+        """A write to `obj`; on a conflict, `obj` is read again before StaleObject goes up."""
+        try:
+            return await self._call(what, method, *args, **kwargs)
+        except StaleObject as err:
+            if not await self._reread(obj):
+                err.requeue_after = REREAD_FAILED_RETRY_SECONDS
+            raise
+
+    async def _reread(self, obj: Resource) -> bool:
+        """The object as the API server holds it now, into the store (True), so that the reconcile that runs again
+        computes from it. ObjectGone when it is gone; False when it could not be read.
+
+        A LIST of that one name (a field selector), not a GET: the operator's RBAC grants list, not get, and a
+        LIST without a resourceVersion is as fresh as a GET (a consistent read)."""
+        what = f"reading {obj.namespace}/{obj.name} again after a conflict"
+        try:
+            found = await self._call(
+                what,
+                self._custom.list_namespaced_custom_object,
+                contract.GROUP,
+                contract.VERSION,
+                obj.namespace,
+                contract.PLURAL,
+                field_selector=f"metadata.name={obj.name}",
+            )
+        except KubernetesUnavailable as err:
+            log.warning("%s", err)  # names the object
+            return False
+        items = [item for item in (found or {}).get("items") or () if isinstance(item, Mapping)]
+        if not items:
+            raise ObjectGone(f"{what}: the object is gone") from None
+        self.on_reread(items[0])
+        current = self._store.get(obj.key)
+        return current is not None and current.resource_version != obj.resource_version
 
     async def _call(self, what: str, method: Any, *args: Any, json_patch: bool = False, **kwargs: Any) -> Any:
         try:

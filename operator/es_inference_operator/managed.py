@@ -69,8 +69,8 @@ class ManagedReconciler:
             self.sweep.forget(obj.uid)
         try:
             return await (self.deletion.finalize(obj, attempt) if obj.deleting else self.converge(obj, attempt))
-        except StaleObject:
-            return AGAIN
+        except StaleObject as err:  # the store holds the newer version (kube_writer): at once, or a moment later
+            return replace(AGAIN, requeue_after=err.requeue_after)
         except ObjectGone:
             return GONE
 

@@ -9,6 +9,7 @@ from . import contract
 from .decisions import References
 
 NAMED_AT_MOST = 5  # names of each kind shown in a message
+QUOTED_AT_MOST = 500  # characters of an error's own words shown in a message
 
 
 def named(items: Sequence[str], limit: int = NAMED_AT_MOST) -> str:
@@ -16,6 +17,12 @@ def named(items: Sequence[str], limit: int = NAMED_AT_MOST) -> str:
     shown = ", ".join(items[:limit])
     rest = len(items) - limit
     return f"{shown} and {rest} more" if rest > 0 else shown
+
+
+def quoted(text: str, limit: int = QUOTED_AT_MOST) -> str:
+    """Someone else's words (an Elasticsearch error) in a message: their first `limit` characters at most."""
+    text = text.strip()
+    return text if len(text) <= limit else f"{text[:limit].rstrip()}... ({len(text) - limit} more characters)"
 
 
 def duration(seconds: float) -> str:
@@ -45,6 +52,15 @@ def blocked(inference_id: str, refs: References, kubectl_args: str, recheck_seco
         f"they stop using it (checked again every {round(recheck_seconds)} s). To delete it anyway (they will "
         f"point at a missing endpoint): {force_command(kubectl_args)}"
     )
+
+
+def referenced(inference_id: str, refs: References | None, reason: str, kubectl_args: str, recheck: float) -> str:
+    """Elasticsearch refused the delete (409): a reference appeared since the dry run. Its words list every
+    pipeline and index; the message names a few, as `blocked` does (`refs`: the ones the 409 names, None when it
+    names none, as 8.15's does: then its words, cut short)."""
+    if refs:
+        return blocked(inference_id, refs, kubectl_args, recheck)
+    return f"{quoted(reason)} To delete it anyway: {force_command(kubectl_args)}"
 
 
 def ready(inference_id: str) -> str:

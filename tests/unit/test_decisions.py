@@ -21,6 +21,7 @@ from es_inference_operator.decisions import (
     plan_reconcile,
     poll_delay,
     ready_at,
+    references_from_conflict,
     references_from_dry_run,
     release_without_elasticsearch,
     retry_delay,
@@ -424,3 +425,40 @@ def test_retry_delay(attempt: int, retry_after: float | None, jitter: float, exp
 )
 def test_parse_version(number: str, parsed: tuple[int, int, int]) -> None:
     assert parse_version(number) == parsed
+
+
+_PIPELINES_409 = (
+    "Inference endpoint e5 is referenced by pipelines: [p2, p1]. Ensure that no pipelines are using this inference "
+    "endpoint, or use force to ignore this warning and delete the inference endpoint."
+)
+_INDEXES_409 = (
+    " Inference endpoint e5 is being used in the mapping for indexes: [i2, i1, i3]. Ensure that no index mappings "
+    "are using this inference endpoint, or use force to ignore this warning and delete the inference endpoint."
+)
+
+
+@pytest.mark.parametrize(
+    ("reason", "refs"),
+    [
+        (_PIPELINES_409, References(pipelines=("p1", "p2"))),
+        (_INDEXES_409, References(indexes=("i1", "i2", "i3"))),  # 8.16+: starts with a space (reference §1.4)
+        (_PIPELINES_409 + _INDEXES_409, References(pipelines=("p1", "p2"), indexes=("i1", "i2", "i3"))),
+        (_INDEXES_409.strip(), References(indexes=("i1", "i2", "i3"))),  # should a later version trim it
+        # 8.15: no list
+        (
+            "Inference endpoint e5 is referenced by pipelines and cannot be deleted. Use `force` to delete it anyway, "
+            "or use `dry_run` to list the pipelines that reference it.",
+            None,
+        ),
+        ("injected fault: HTTP 409 from the emulator", None),
+    ],
+)
+def test_references_from_conflict(reason: str, refs: References | None) -> None:
+    assert references_from_conflict(reason) == refs
+
+
+def test_references_from_a_conflict_naming_800_indexes() -> None:
+    names = [f".ds-docs-{n:04d}" for n in range(800)]
+    reason = _INDEXES_409.replace("[i2, i1, i3]", "[" + ", ".join(reversed(names)) + "]")
+    refs = references_from_conflict(reason)
+    assert refs is not None and refs.indexes == tuple(names) and refs.pipelines == ()

@@ -29,3 +29,20 @@ def test_already_exists_says_when_and_how_to_adopt_last() -> None:
 
 def test_durations_in_words() -> None:
     assert [messages.duration(s) for s in (0.2, 8, 99, 120, 1800)] == ["1 s", "8 s", "99 s", "2 min", "30 min"]
+
+
+def test_a_refused_delete_names_a_few_of_the_references_it_lists() -> None:
+    refs = References(indexes=tuple(f".ds-docs-{n:04d}" for n in range(800)))
+    reason = "...every one of them..." * 1000
+    message = messages.referenced("e5", refs, reason, "-n ns inferenceendpoint/e5", recheck=15)
+    assert message == messages.blocked("e5", refs, "-n ns inferenceendpoint/e5", 15)  # as the dry run says it
+    assert "and 795 more" in message and "every one" not in message
+
+
+def test_a_refused_delete_that_lists_nothing_quotes_a_bounded_part_of_its_words() -> None:
+    short = "Inference endpoint e5 is referenced by pipelines and cannot be deleted."
+    message = messages.referenced("e5", None, f" {short}", "-n ns inferenceendpoint/e5", recheck=15)
+    assert message == f"{short} To delete it anyway: {messages.force_command('-n ns inferenceendpoint/e5')}"
+    long = messages.referenced("e5", None, "x" * 30_000, "-n ns inferenceendpoint/e5", recheck=15)
+    assert len(long) < 1000 and "(29500 more characters)" in long
+    assert long.endswith("inference.es-operator.dev/force=true")
