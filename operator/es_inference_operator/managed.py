@@ -15,7 +15,7 @@ import logging
 from dataclasses import replace
 from typing import Any
 
-from . import messages, status
+from . import messages, protection, status
 from .arbitration import ClaimArbiter
 from .config import OperatorConfig
 from .decisions import (
@@ -112,10 +112,14 @@ class ManagedReconciler:
         await self.protection.protect(obj)  # its connection Secret outlives the endpoint made through it
         # The intent, before the PUT: an operator that dies before it hears the answer knows, when it starts
         # again, that the endpoint it then finds with these settings is its own. The same write says the new
-        # generation is being worked on (kstatus, Flux and Argo CD see InProgress).
+        # generation is being worked on (kstatus, Flux and Argo CD see InProgress), and which Secrets are protected.
         intent = Ownership.intent(desired, client.cluster)
         creating = status.reconciling("Creating", f"creating inference endpoint {desired.inference_id}")
-        fields = {"ownership": intent.as_status(), "secretVersions": dict(client.secret_versions)}
+        fields = {
+            "ownership": intent.as_status(),
+            "secretVersions": dict(client.secret_versions),
+            protection.RECORD: protection.record_of(desired.elasticsearch_ref),
+        }
         obj = await self.writer.write_status(obj, replace(creating, fields=fields))
         if obj.deleting:
             return AGAIN  # deleted meanwhile: create nothing; the deletion finds the intent and no endpoint
@@ -139,7 +143,7 @@ class ManagedReconciler:
         """Asked for (the adopt annotation): from now on the endpoint is managed as if this resource had made it."""
         desired = obj.desired
         assert observation.endpoint is not None
-        await self.protection.protect(obj)
+        obj = await self._protect(obj)
         owned = Ownership.of(desired, client.cluster, ADOPTED, observation.endpoint)
         adopted: EventTuple = ("Normal", "Adopted", f"adopted the existing inference endpoint {desired.inference_id}")
         # Its secrets are unknown (never echoed): ours are sent.
@@ -235,12 +239,13 @@ class ManagedReconciler:
     ) -> Result:
         """In line and ours: the status says so, with the references when it is their turn."""
         desired = obj.desired
-        await self.protection.protect(obj)  # (a read of a cached Secret when it is protected already)
+        obj = await self._protect(obj)  # (a read of a cached Secret when it is protected already)
         fields: dict[str, Any] = {
             "inferenceId": desired.inference_id,
             "elasticsearchVersion": client.version,
             "ownership": ownership.as_status(),
             "secretVersions": dict(client.secret_versions),
+            protection.RECORD: protection.record_of(desired.elasticsearch_ref),
         }
         # What uses the endpoint now (a dry run deletes nothing): status.references stays current outside
         # deletions too, so that an admission policy can refuse `kubectl delete` at once while it is in use.
@@ -251,6 +256,16 @@ class ManagedReconciler:
         return await self.outcomes.settle(
             obj, status.ready(messages.ready(desired.inference_id), fields=fields), events
         )
+
+    async def _protect(self, obj: Resource) -> Resource:
+        """The connection Secrets the spec names protected, and those it no longer names let go (protection.py).
+        A Secret not yet in status.protectedSecrets goes in first (a write only when the spec names a new one):
+        whatever happens next (a restart, a spec changed again), it is let go once nothing names it."""
+        record = protection.record_before_protecting(obj.status, obj.desired.elasticsearch_ref)
+        if record is not None:
+            obj = await self.writer.write_status(obj, status.StatusUpdate(fields={protection.RECORD: record}))
+        await self.protection.protect(obj)
+        return obj
 
     async def _leave_other_cluster(self, obj: Resource, client: ExternalClient) -> tuple[Resource, Ownership | None]:
         """The resource now points at another cluster (or id): what it created there stays there, recorded in

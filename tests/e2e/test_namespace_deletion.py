@@ -8,8 +8,10 @@ A control plane of its own, with kube-controller-manager: its namespace controll
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +23,7 @@ from tests.support import ES_USER, Kube, Stack, endpoint_manifest, secret
 
 TEAM = "team-search"
 ECK_PASSWORD = "eck-elastic-password"
+IN_USE = "inference.es-operator.dev/secret-in-use"
 
 
 @pytest.fixture
@@ -102,3 +105,76 @@ def test_deleting_a_namespace_completes_and_leaks_nothing(
         finally:
             if stack.operator is not None:
                 stack.operator.stop()
+
+
+@pytest.mark.parametrize("es_version", ["9.1.0"])
+def test_a_secret_no_longer_named_loses_its_protection(
+    control_plane_with_controllers: ControlPlane, emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    """A resource Ready through Secret A, its spec then naming Secret B (the same Elasticsearch): A's protection
+    goes (A can be deleted), B's comes; the same when the spec changes while the operator is down. Then `kubectl
+    delete namespace` completes: no protection is left behind."""
+    cp = control_plane_with_controllers
+    team = f"t-{uuid.uuid4().hex[:8]}"
+    cp.kubectl("create", "namespace", team)
+    kube = Kube(cp, team)
+
+    def finalizers(secret_name: str) -> list[str]:
+        found = kube.run("get", "secret", secret_name, "--ignore-not-found", "-o", "json").stdout.strip()
+        return list(json.loads(found)["metadata"].get("finalizers") or []) if found else []
+
+    def ready_for_its_spec(name: str) -> dict[str, Any] | None:
+        """The resource once it is Ready for the generation of its spec it has now (not the one before)."""
+        obj = kube.get(name)
+        ready = next((c for c in obj.get("status", {}).get("conditions", []) if c["type"] == "Ready"), None)
+        current = obj["status"].get("observedGeneration") == obj["metadata"]["generation"]
+        return obj if current and ready is not None and ready["status"] == "True" else None
+
+    stack = Stack(cp, team, emulator, tmp_path)
+    stack.start_operator()
+    try:
+        for name in ("search-a", "search-b", "search-c", "search-d"):
+            kube.apply(secret(name, url=emulator.url, username=ES_USER[0], password=ES_USER[1]))
+        kube.apply(endpoint_manifest("moved", elasticsearchRef={"secretName": "search-a"}))
+        kube.apply(endpoint_manifest("moved-offline", elasticsearchRef={"secretName": "search-c"}))
+        for name in ("moved", "moved-offline"):
+            kube.wait_condition(name, "Ready", timeout=30)
+        assert IN_USE in finalizers("search-a") and IN_USE in finalizers("search-c")
+
+        # The spec names another Secret of the same Elasticsearch: Ready again, through it.
+        kube.apply(endpoint_manifest("moved", elasticsearchRef={"secretName": "search-b"}))
+        moved = wait_for("moved: Ready for its new spec", lambda: ready_for_its_spec("moved"), timeout=30)
+        wait_for("search-a to lose its protection", lambda: IN_USE not in finalizers("search-a"), timeout=10)
+        kube.run("delete", "secret", "search-a", "--wait=false")
+        wait_for("search-a to be gone", lambda: not kube.exists("search-a", kind="secret"), timeout=10)
+        assert IN_USE in finalizers("search-b")
+        assert moved["status"]["protectedSecrets"] == ["search-b"]  # what its deletion, or a restart, lets go
+
+        # The same while the operator is down: the resource's status recorded what was protected for it.
+        assert stack.operator is not None
+        stack.operator.stop()
+        kube.apply(endpoint_manifest("moved-offline", elasticsearchRef={"secretName": "search-d"}))
+        stack.start_operator()
+        wait_for("moved-offline: Ready for its new spec", lambda: ready_for_its_spec("moved-offline"), timeout=30)
+        wait_for("search-c to lose its protection", lambda: IN_USE not in finalizers("search-c"), timeout=10)
+        assert IN_USE in finalizers("search-d")
+
+        cp.kubectl("delete", "namespace", team, "--wait=false")
+        try:
+            wait_for(
+                "the namespace to be gone",
+                lambda: not cp.kubectl("get", "namespace", team, "--ignore-not-found", "-o", "name").stdout.strip(),
+                timeout=60,
+            )
+        except TimeoutError:
+            print(cp.kubectl("get", "namespace", team, "-o", "yaml").stdout)
+            print(cp.kubectl("get", "iep,secret", "-n", team, "-o", "yaml").stdout)
+            raise
+        assert stack.endpoint("moved") is None and stack.endpoint("moved-offline") is None  # deleted, not leaked
+    except BaseException:
+        if stack.operator is not None:
+            print(f"--- operator log ({stack.operator.log_path}) ---\n{stack.operator.log_tail(120)}")
+        raise
+    finally:
+        if stack.operator is not None:
+            stack.operator.stop()
