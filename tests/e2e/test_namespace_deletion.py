@@ -85,19 +85,7 @@ def test_deleting_a_namespace_completes_and_leaks_nothing(
             protected = json.loads(kube.run("get", "secret", "search", "-o", "json").stdout)["metadata"]
             assert "inference.es-operator.dev/secret-in-use" in protected["finalizers"]
 
-            cp.kubectl("delete", "namespace", TEAM, "--wait=false")
-            try:
-                wait_for(
-                    "the namespace to be gone",
-                    lambda: not cp.kubectl("get", "namespace", TEAM, "--ignore-not-found", "-o", "name").stdout.strip(),
-                    timeout=60,
-                )
-            except TimeoutError:
-                print(cp.kubectl("get", "namespace", TEAM, "-o", "yaml").stdout)
-                print(cp.kubectl("get", "iep,secret,elasticsearch", "-n", TEAM, "-o", "yaml").stdout)
-                assert stack.operator is not None
-                print(stack.operator.log_tail(80))
-                raise
+            delete_namespace_and_wait(cp, TEAM, "iep,secret,elasticsearch", stack)
             assert stack.endpoint("via-secret") is None  # deleted on the cluster that survives
             assert stack.endpoint("kept") is not None  # kept, as its policy says
             # on-eck-2 was deleted through its Elasticsearch while that was still there, or let go once it was not:
@@ -159,17 +147,7 @@ def test_a_secret_no_longer_named_loses_its_protection(
         wait_for("search-c to lose its protection", lambda: IN_USE not in finalizers("search-c"), timeout=10)
         assert IN_USE in finalizers("search-d")
 
-        cp.kubectl("delete", "namespace", team, "--wait=false")
-        try:
-            wait_for(
-                "the namespace to be gone",
-                lambda: not cp.kubectl("get", "namespace", team, "--ignore-not-found", "-o", "name").stdout.strip(),
-                timeout=60,
-            )
-        except TimeoutError:
-            print(cp.kubectl("get", "namespace", team, "-o", "yaml").stdout)
-            print(cp.kubectl("get", "iep,secret", "-n", team, "-o", "yaml").stdout)
-            raise
+        delete_namespace_and_wait(cp, team, "iep,secret", stack)
         assert stack.endpoint("moved") is None and stack.endpoint("moved-offline") is None  # deleted, not leaked
     except BaseException:
         if stack.operator is not None:
@@ -178,3 +156,20 @@ def test_a_secret_no_longer_named_loses_its_protection(
     finally:
         if stack.operator is not None:
             stack.operator.stop()
+
+
+def delete_namespace_and_wait(cp: ControlPlane, namespace: str, kinds: str, stack: Stack) -> None:
+    """`kubectl delete namespace`, then gone within a minute; on a timeout, what held it, and the operator's log."""
+    cp.kubectl("delete", "namespace", namespace, "--wait=false")
+    try:
+        wait_for(
+            "the namespace to be gone",
+            lambda: not cp.kubectl("get", "namespace", namespace, "--ignore-not-found", "-o", "name").stdout.strip(),
+            timeout=60,
+        )
+    except TimeoutError:
+        print(cp.kubectl("get", "namespace", namespace, "-o", "yaml").stdout)
+        print(cp.kubectl("get", kinds, "-n", namespace, "-o", "yaml").stdout)
+        if stack.operator is not None:
+            print(stack.operator.log_tail(80))
+        raise
